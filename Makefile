@@ -8,7 +8,7 @@ STAGE ?=
 CONFIG ?=
 CDK_CONTEXT := $(if $(STAGE),-c stage=$(STAGE)) $(if $(CONFIG),-c config=$(CONFIG))
 # Node.js 20 is past its end of life; the jsii runtime prints a banner about it at every start.
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK := npx --no-install cdk --no-notices
 
 .PHONY: help setup test lint rehearse synth diff deploy destroy clean

@@ -54,8 +54,9 @@ class LlmEndpoint(Construct):
                 environment=deployment.container_environment(token),
             ),
         )
-        # The role's policy must exist before SageMaker checks that the role can pull the image.
-        self.model.node.add_dependency(self.role)
+        # The role's policy must exist before SageMaker checks that the role can pull the
+        # image; the role itself is already a dependency through ExecutionRoleArn.
+        self.model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
 
         endpoint_settings = config.endpoint
         self.endpoint_config = sagemaker.CfnEndpointConfig(

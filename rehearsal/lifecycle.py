@@ -58,18 +58,7 @@ class Rehearsal:
         deployment = plan_deployment(load_config(stage=self.stage))
         with LocalAws(deployment.config.region, WORK_DIR) as aws:
             self.say(f"moto server listening on {aws.endpoint_url}")
-            self._create_token_secret(aws, deployment)
-            self._cdk(aws, "bootstrap", f"aws://{ACCOUNT}/{deployment.config.region}")
-            self._cdk(
-                aws,
-                "deploy",
-                "--require-approval",
-                "never",
-                "--outputs-file",
-                str(WORK_DIR / "outputs.json"),
-            )
-            self.outputs = self._read_outputs(deployment)
-            resources = stack_resources(aws, deployment.stack_name)
+            resources = self.deploy(aws, deployment)
             self.check_deployed(aws, deployment)
             for name, value in sorted(self.outputs.items()):
                 self.say(f"output {name} = {value}")
@@ -77,20 +66,40 @@ class Rehearsal:
                 "autoscaling: moto skips Application Auto Scaling resources; the "
                 "template tests cover the scalable target and policy"
             )
+            self.destroy(aws, deployment, resources)
 
-            self._cdk(aws, "destroy", "--force")
-            kept = (
-                frozenset({"AWS::Logs::LogGroup"})
-                if deployment.config.logs.keep_on_delete
-                else frozenset()
-            )
-            leftovers = find_leftovers(aws, resources, kept)
-            if leftovers:
-                raise RehearsalError(f"resources left after destroy: {', '.join(leftovers)}")
-            self.say(
-                f"destroy removed every model, endpoint config, endpoint, role and "
-                f"log group of {deployment.stack_name}"
-            )
+    def deploy(self, aws: LocalAws, deployment: Deployment) -> list[dict[str, Any]]:
+        """Bootstrap and deploy the stage; return the stack's resources that destroy must remove."""
+        self._create_token_secret(aws, deployment)
+        self._cdk(aws, "bootstrap", f"aws://{ACCOUNT}/{deployment.config.region}")
+        self._cdk(
+            aws,
+            "deploy",
+            "--require-approval",
+            "never",
+            "--outputs-file",
+            str(WORK_DIR / "outputs.json"),
+        )
+        self.outputs = self._read_outputs(deployment)
+        return stack_resources(aws, deployment.stack_name)
+
+    def destroy(
+        self, aws: LocalAws, deployment: Deployment, resources: list[dict[str, Any]]
+    ) -> None:
+        """Destroy the stack and check that none of its resources remains."""
+        self._cdk(aws, "destroy", "--force")
+        kept = (
+            frozenset({"AWS::Logs::LogGroup"})
+            if deployment.config.logs.keep_on_delete
+            else frozenset()
+        )
+        leftovers = find_leftovers(aws, resources, kept)
+        if leftovers:
+            raise RehearsalError(f"resources left after destroy: {', '.join(leftovers)}")
+        self.say(
+            "destroy removed every model, endpoint config, endpoint, role and "
+            f"log group of {deployment.stack_name}"
+        )
 
     def check_deployed(self, aws: LocalAws, deployment: Deployment) -> None:
         """Check with boto3 that the endpoint, its config and its model are as planned."""
