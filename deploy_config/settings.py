@@ -101,6 +101,9 @@ class EndpointSettings(_Section):
 
 
 class AutoscalingSettings(_Section):
+    # Off for the deploy that changes a stage's instance type, because SageMaker rejects
+    # that update while the variant is registered with Application Auto Scaling.
+    enabled: bool = True
     min_capacity: PositiveInt = 1
     max_capacity: PositiveInt = 2
     target_invocations_per_instance: float | None = Field(default=None, gt=0)

@@ -16,6 +16,11 @@ class EndpointAutoscaling(Construct):
     the target after the endpoint and deregisters it before deleting the endpoint.
     The L1 resources leave out ``RoleARN``, so Application Auto Scaling uses its
     service-linked role for SageMaker; the L2 construct would create an extra role.
+
+    NOTE: SageMaker rejects an endpoint update that changes the instance type of a variant
+    registered with Application Auto Scaling. Changing ``endpoint.instance_type`` of a
+    deployed stage therefore takes two deploys: one with ``autoscaling.enabled: false``
+    and the new instance type, then one that turns autoscaling back on.
     """
 
     def __init__(

@@ -29,12 +29,13 @@ class LlmEndpointStack(Stack):
         )
 
         self.llm_endpoint = LlmEndpoint(self, "LlmEndpoint", deployment=deployment)
-        self.autoscaling = EndpointAutoscaling(
-            self,
-            "Autoscaling",
-            deployment=deployment,
-            endpoint_name=self.llm_endpoint.endpoint_name,
-        )
+        if deployment.config.autoscaling.enabled:
+            EndpointAutoscaling(
+                self,
+                "Autoscaling",
+                deployment=deployment,
+                endpoint_name=self.llm_endpoint.endpoint_name,
+            )
 
         acknowledge_endpoint_findings(self.llm_endpoint)
         for key, value in deployment.config.tags.items():

@@ -343,6 +343,14 @@ def test_configured_scaling_target_value() -> None:
     )
 
 
+def test_autoscaling_can_be_turned_off() -> None:
+    template = synth_template(stage="dev", autoscaling={"enabled": False})
+
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)
+    template.resource_count_is("AWS::SageMaker::Endpoint", 1)
+
+
 def test_outputs(dev_template: Template) -> None:
     endpoint_id = _logical_id(dev_template, "AWS::SageMaker::Endpoint")
     role_id = _logical_id(dev_template, "AWS::IAM::Role")
