@@ -26,7 +26,9 @@ class Problem:
     level: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
-        return f"{self.level}: {self.field}: {self.message}"
+        # Masked here, where every problem is printed, because a message may quote any
+        # setting, and a token can be pasted into any of them.
+        return mask_secrets(f"{self.level}: {self.field}: {self.message}")
 
 
 class ConfigError(Exception):

@@ -16,7 +16,8 @@ from deploy_config.validation import (
     check_tgi_version,
     check_timeouts,
     check_token_limits,
-    check_token_settings,
+    check_token_literals,
+    check_token_secret,
     parse_version,
     resolve_image,
     resolve_num_gpus,
@@ -156,22 +157,21 @@ def plan_deployment(config: DeploymentConfig) -> Deployment:
 
     Raises ConfigError with every error found; warnings are returned on the deployment.
     """
-    problems: list[Problem] = []
+    # Token literals first, so that a token pasted into model.id is reported as one.
+    problems = check_token_literals(config)
     facts = facts_for(config.model)
     if facts is None:
-        raise ConfigError(
-            [
-                Problem(
-                    "model.facts",
-                    f"{config.model.id!r} is not in the model catalog; supply model.facts "
-                    "(parameters, "
-                    "layers, attention_heads, kv_heads, head_dim, context_length, gated, "
-                    "min_tgi_version, prompt_family) from its config.json and model card",
-                )
-            ]
+        problems.append(
+            Problem(
+                "model.facts",
+                f"{config.model.id!r} is not in the model catalog; supply model.facts "
+                "(parameters, layers, attention_heads, kv_heads, head_dim, context_length, "
+                "gated, min_tgi_version, prompt_family) from its config.json and model card",
+            )
         )
+        raise ConfigError(problems)
 
-    problems += check_token_settings(config, facts)
+    problems += check_token_secret(config, facts)
     problems += check_token_limits(config.tgi, facts)
     problems += check_tgi_version(config.model, config.tgi, facts)
     problems += check_quantization(config.model, facts)

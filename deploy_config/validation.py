@@ -287,9 +287,9 @@ def check_quantization(model: ModelSettings, facts: ModelFacts) -> list[Problem]
     return []
 
 
-def check_token_settings(config: DeploymentConfig, facts: ModelFacts) -> list[Problem]:
-    """Require a token secret for gated models and reject token literals anywhere."""
-    problems = [
+def check_token_literals(config: DeploymentConfig) -> list[Problem]:
+    """Reject a Hugging Face token pasted into any setting."""
+    return [
         Problem(
             path,
             f"looks like a Hugging Face token ({describe_value(value)}); {SECRETS_MANAGER_HINT}",
@@ -297,6 +297,11 @@ def check_token_settings(config: DeploymentConfig, facts: ModelFacts) -> list[Pr
         for path, value in _string_values(config.model_dump(exclude={"model": {"facts"}}))
         if HF_TOKEN_PATTERN.search(value)
     ]
+
+
+def check_token_secret(config: DeploymentConfig, facts: ModelFacts) -> list[Problem]:
+    """Require a token secret for gated models, given as a secret name or ARN."""
+    problems = []
     secret = config.model.hf_token_secret
     if facts.gated and secret is None:
         problems.append(
