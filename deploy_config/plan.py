@@ -25,14 +25,14 @@ from deploy_config.validation import (
 
 VARIANT_NAME = "AllTraffic"
 # The TGI launcher reads the Hub token from HF_TOKEN since TGI 2.1.0 (TGI pull request
-# 2066, merged June 2024) and from HUGGING_FACE_HUB_TOKEN before; both name the same token.
+# 2066, merged June 2024). Older launchers read HUGGING_FACE_HUB_TOKEN instead.
 TOKEN_ENV = "HF_TOKEN"  # noqa: S105 - a variable name, not a secret
 LEGACY_TOKEN_ENV = "HUGGING_FACE_HUB_TOKEN"  # noqa: S105 - a variable name
 MASK = "****"
 
-# Starting points for autoscaling, to be tuned with a load test: an LLM replica serves a
-# few requests per minute each, and a new GPU instance takes about ten minutes to download
-# the model and pass its health check, so scale out slowly enough not to overshoot.
+# Starting points for autoscaling, to be tuned with a load test. An LLM replica serves a
+# few requests per minute, and a new GPU instance needs about ten minutes to download the
+# model and pass its health check, so scale-out waits long enough not to overshoot.
 DEFAULT_TARGET_INVOCATIONS_PER_INSTANCE = 20.0
 DEFAULT_SCALE_OUT_COOLDOWN_S = 600
 DEFAULT_SCALE_IN_COOLDOWN_S = 900

@@ -40,7 +40,7 @@ from deploy_config.sizing import (
 )
 
 # TGI needs room to generate; below this many tokens between the input limit and the total
-# limit, most answers are cut off.
+# limit, most responses are cut off.
 MIN_GENERATION_TOKENS = 256
 TIMEOUT_RANGE_S = (60, 3600)
 MAX_SUGGESTIONS = 5

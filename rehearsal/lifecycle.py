@@ -31,8 +31,7 @@ WORK_DIR = PROJECT_DIR / ".rehearsal"
 FAKE_TOKEN = "hf_" + "rehearsal" * 4
 CDK_TIMEOUT_S = 600
 
-# The resource types whose leftovers the teardown check looks for, with the call that
-# tells whether one still exists.
+# The resource types whose leftovers the teardown check looks for.
 CHECKED_TYPES = (
     "AWS::SageMaker::Model",
     "AWS::SageMaker::EndpointConfig",
@@ -88,12 +87,12 @@ class Rehearsal:
     ) -> None:
         """Destroy the stack and check that none of its resources remains."""
         self._cdk(aws, "destroy", "--force")
-        kept = (
+        retained_types = (
             frozenset({"AWS::Logs::LogGroup"})
             if deployment.config.logs.keep_on_delete
             else frozenset()
         )
-        leftovers = find_leftovers(aws, resources, kept)
+        leftovers = find_leftovers(aws, resources, retained_types)
         if leftovers:
             raise RehearsalError(f"resources left after destroy: {', '.join(leftovers)}")
         self.say(
