@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 
-from deploy_config.settings import ModelFacts, ModelSettings, PromptFamily
+from deploy_config.settings import ModelFacts, ModelSettings, PromptFamily, YamlLoader
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -102,13 +102,13 @@ class InstanceCatalog(BaseModel):
 
 @cache
 def model_catalog() -> dict[str, CatalogModel]:
-    raw = yaml.safe_load((DATA_DIR / "models.yaml").read_text(encoding="utf-8"))
+    raw = yaml.load((DATA_DIR / "models.yaml").read_text(encoding="utf-8"), Loader=YamlLoader)  # noqa: S506 - a safe loader
     return {model_id: CatalogModel.model_validate(entry) for model_id, entry in raw.items()}
 
 
 @cache
 def instance_catalog() -> InstanceCatalog:
-    raw = yaml.safe_load((DATA_DIR / "instances.yaml").read_text(encoding="utf-8"))
+    raw = yaml.load((DATA_DIR / "instances.yaml").read_text(encoding="utf-8"), Loader=YamlLoader)  # noqa: S506 - a safe loader
     return InstanceCatalog.model_validate(raw)
 
 

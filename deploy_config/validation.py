@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-import botocore.session
-
 from deploy_config.catalog import InstanceCatalog, InstanceSpec
 from deploy_config.errors import (
     HF_TOKEN_PATTERN,
@@ -58,6 +56,10 @@ def parse_version(version: str) -> tuple[int, ...]:
 @cache
 def sagemaker_hosting_instance_types() -> frozenset[str]:
     """Return botocore's ProductionVariantInstanceType enum: the types SageMaker hosts on."""
+    # Imported here: botocore's session module costs about 90 ms to import, and only this
+    # rule needs it.
+    import botocore.session
+
     model = botocore.session.get_session().get_service_model("sagemaker")
     shape: Any = model.shape_for("ProductionVariantInstanceType")
     return frozenset(shape.enum)

@@ -153,7 +153,6 @@ class Rehearsal:
     def _cdk(self, aws: LocalAws, command: str, *arguments: str) -> None:
         self.say(f"npx cdk {command} (stage {self.stage})")
         environment = aws.environment()
-        environment["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
         result = subprocess.run(
             [
                 "npx",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ from typing import Any
 
 import boto3
 
-# moto's default account; the bootstrap and the stack must use it.
-ACCOUNT = "123456789012"
+from rehearsal.cdk_env import ACCOUNT, cli_settings, free_port
+
+__all__ = ["ACCOUNT", "LocalAws", "free_port"]
+
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalAws:
@@ -90,6 +84,7 @@ class LocalAws:
                 "CDK_DEFAULT_REGION": self.region,
             }
         )
+        environment.update(cli_settings(self.work_dir / "cdk-home"))
         return environment
 
     def client(self, service: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -15,34 +14,16 @@ from cdk_nag import AwsSolutionsChecks
 
 import infra.stack
 from deploy_config import load_config, plan_deployment, shipped_stages
+from rehearsal.cdk_env import offline_cdk_environment
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 FAKE_TOKEN = "hf_" + "LeakCheck" * 4
 CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
 
 
-def cdk_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return an environment with fake credentials, so synth can reach no AWS account."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "CDK_", "LLM_DEPLOY_"))
-    }
-    environment.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "CDK_DEFAULT_ACCOUNT": "123456789012",
-            "CDK_DEFAULT_REGION": "eu-west-1",
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        }
-    )
-    environment.update(extra or {})
-    return environment
-
-
 def cdk_synth(out_dir: Path, *arguments: str, extra_env: Mapping[str, str] | None = None) -> None:
+    environment = offline_cdk_environment(out_dir.parent / "cdk-home")
+    environment.update(extra_env or {})
     result = subprocess.run(
         [
             "npx",
@@ -56,7 +37,7 @@ def cdk_synth(out_dir: Path, *arguments: str, extra_env: Mapping[str, str] | Non
             *arguments,
         ],
         cwd=PROJECT_DIR,
-        env=cdk_environment(extra_env),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=300,

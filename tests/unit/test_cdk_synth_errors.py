@@ -1,13 +1,11 @@
 """`cdk synth` with an invalid config prints the same problem lines as the check command.
 
-Runs the real CDK CLI from node_modules once and the check command once, with fake
-credentials and no other AWS_ variables, so that no real AWS credentials are used.
+Runs the real CDK CLI from node_modules once and the check command once, in an environment
+with fake credentials whose AWS calls could only reach a closed port on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy_config.settings import ENV_PREFIX
+from rehearsal.cdk_env import offline_cdk_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INVALID_CONFIG = {
@@ -25,36 +23,11 @@ INVALID_CONFIG = {
     "autoscaling": {"min_capacity": 3},
 }
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("npx") is None or not (PROJECT_ROOT / "node_modules" / ".bin" / "cdk").exists(),
-    reason="needs Node.js and the CDK CLI from `npm ci` in the project root",
-)
-
 
 @dataclass(frozen=True)
 class Runs:
     synth: subprocess.CompletedProcess[str]
     check: subprocess.CompletedProcess[str]
-
-
-def offline_environment() -> dict[str, str]:
-    """Return this process's environment without AWS_, CDK_ and LLM_DEPLOY_ variables."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "CDK_", ENV_PREFIX))
-    }
-    environment.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "CDK_DEFAULT_ACCOUNT": "123456789012",
-            "CDK_DEFAULT_REGION": "eu-west-1",
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        }
-    )
-    return environment
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +36,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     directory = tmp_path_factory.mktemp("synth")
     path = directory / "invalid.yaml"
     path.write_text(yaml.safe_dump(INVALID_CONFIG), encoding="utf-8")
-    environment = offline_environment()
+    environment = offline_cdk_environment(directory / "cdk-home")
 
     synth = subprocess.run(
         [
