@@ -1,0 +1,264 @@
+"""A client for TGI behind a SageMaker real-time endpoint, through boto3's sagemaker-runtime."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import urllib3.exceptions
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from inference.base import Generation, GenerationParameters, InferenceClient
+from inference.error_mapping import (
+    STREAM_ERROR_CODES,
+    error_from_client_error,
+    error_from_transport_error,
+    stream_error,
+)
+from inference.errors import (
+    InferenceError,
+    InvalidRequestError,
+    ModelError,
+    StreamError,
+    ThrottledError,
+)
+from inference.settings import ClientSettings
+from inference.streaming import StopSequenceHoldback, TgiStreamEvent, TgiStreamParser
+from inference.tgi import build_payload, parameter_problems, parse_generation
+
+logger = logging.getLogger(__name__)
+
+_TRANSPORT_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError)
+
+
+class SageMakerTgiClient(InferenceClient):
+    """Call one SageMaker endpoint that runs TGI, with one boto3 client per instance.
+
+    Only ThrottlingException is retried, by a loop here with jittered exponential backoff:
+    botocore's retry modes also retry 5xx errors and dropped connections, which would
+    repeat a generation that may already have cost up to 60 seconds of GPU time. So
+    botocore's own retries are off (``total_max_attempts`` 1).
+    """
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.endpoint_name = settings.endpoint_name
+        self._defaults = settings.default_parameters()
+        config = Config(
+            region_name=settings.region,
+            connect_timeout=settings.connect_timeout_s,
+            read_timeout=settings.read_timeout_s,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+        client_options: dict[str, Any] = {"config": config}
+        if settings.endpoint_url is not None:
+            client_options["endpoint_url"] = settings.endpoint_url
+        # A session of its own, because boto3's default session is not thread-safe to
+        # create clients from; the client itself is safe to share between threads.
+        # The client is typed Any: the sagemaker-runtime stubs are not installed.
+        self._runtime: Any = boto3.session.Session().client("sagemaker-runtime", **client_options)
+        self._jitter = random.Random()  # noqa: S311 - backoff jitter, not a secret
+
+    def generate(self, prompt: str, parameters: GenerationParameters | None = None) -> Generation:
+        merged = self._checked_parameters(prompt, parameters)
+        request = self._request(build_payload(prompt, merged, stream=False))
+        request["Accept"] = "application/json"
+        response = self._invoke(self._runtime.invoke_endpoint, request)
+        request_id = _request_id(response)
+        try:
+            body = response["Body"].read()
+        except _TRANSPORT_ERRORS as error:
+            raise self._failed(
+                error_from_transport_error(error, self.endpoint_name, streaming=False)
+            ) from error
+        try:
+            return parse_generation(body, merged.stop)
+        except ValueError as error:
+            raise self._failed(
+                ModelError(
+                    "TGI returned a response that is not a generation",
+                    endpoint_name=self.endpoint_name,
+                    upstream_message=body[:200].decode("utf-8", "replace"),
+                    request_id=request_id,
+                )
+            ) from error
+
+    def stream(self, prompt: str, parameters: GenerationParameters | None = None) -> Iterator[str]:
+        """Open the stream now and return an iterator over its text.
+
+        Errors before the first part (an invalid request, a missing endpoint, throttling)
+        raise here; errors after it raise from the iterator as StreamError or
+        InferenceTimeoutError. Closing the iterator closes the HTTP response.
+        """
+        merged = self._checked_parameters(prompt, parameters)
+        request = self._request(build_payload(prompt, merged, stream=True))
+        response = self._invoke(self._runtime.invoke_endpoint_with_response_stream, request)
+        return self._read_stream(response["Body"], merged.stop, _request_id(response))
+
+    def _checked_parameters(
+        self, prompt: str, parameters: GenerationParameters | None
+    ) -> GenerationParameters:
+        merged = (parameters or GenerationParameters()).merged_over(self._defaults)
+        problems = parameter_problems(
+            prompt,
+            merged,
+            max_total_tokens=self.settings.max_total_tokens,
+            max_input_tokens=self.settings.max_input_tokens,
+        )
+        if problems:
+            raise InvalidRequestError(
+                "invalid request: " + "; ".join(problems),
+                endpoint_name=self.endpoint_name,
+                upstream_message=None,
+            )
+        return merged
+
+    def _request(self, body: bytes) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "EndpointName": self.endpoint_name,
+            "ContentType": "application/json",
+            "Body": body,
+        }
+        if self.settings.inference_component_name:
+            request["InferenceComponentName"] = self.settings.inference_component_name
+        return request
+
+    def _invoke(self, operation: Callable[..., Any], request: dict[str, Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return operation(**request)
+            except ClientError as error:
+                mapped = error_from_client_error(error, self.endpoint_name)
+                if isinstance(mapped, ThrottledError) and attempt < self.settings.max_retries:
+                    attempt += 1
+                    delay = self._backoff_delay(attempt)
+                    logger.warning(
+                        "endpoint %s throttled the request (request id %s);"
+                        " retry %d of %d in %.2f s",
+                        self.endpoint_name,
+                        mapped.request_id,
+                        attempt,
+                        self.settings.max_retries,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    continue
+                raise self._failed(mapped) from error
+            except _TRANSPORT_ERRORS as error:
+                mapped = error_from_transport_error(error, self.endpoint_name, streaming=False)
+                raise self._failed(mapped) from error
+
+    def _backoff_delay(self, attempt: int) -> float:
+        # Full jitter: a uniform delay below an exponentially growing ceiling spreads out
+        # clients that were throttled at the same moment.
+        ceiling = min(
+            self.settings.retry_max_delay_s,
+            self.settings.retry_base_delay_s * 2 ** (attempt - 1),
+        )
+        return self._jitter.uniform(0, ceiling)
+
+    def _read_stream(
+        self, event_stream: Any, stop: tuple[str, ...], request_id: str | None
+    ) -> Iterator[str]:
+        parser = TgiStreamParser()
+        holdback = StopSequenceHoldback(stop)
+        try:
+            for event in event_stream:
+                for tgi_event in self._tgi_events(event, parser, request_id):
+                    text, finished = self._consume(tgi_event, holdback, request_id)
+                    if text:
+                        yield text
+                    if finished:
+                        return
+            for tgi_event in parser.close():
+                text, finished = self._consume(tgi_event, holdback, request_id)
+                if text:
+                    yield text
+                if finished:
+                    return
+            raise StreamError(
+                "the response stream ended before TGI's final event",
+                endpoint_name=self.endpoint_name,
+                request_id=request_id,
+            )
+        except InferenceError as error:
+            self._failed(error)
+            raise
+        except ClientError as error:
+            # botocore raises an exception event of the stream as EventStreamError.
+            mapped = error_from_client_error(error, self.endpoint_name)
+            mapped.request_id = mapped.request_id or request_id
+            raise self._failed(mapped) from error
+        except ValueError as error:
+            raise self._failed(
+                StreamError(
+                    "the response stream is not valid TGI output",
+                    endpoint_name=self.endpoint_name,
+                    upstream_message=str(error),
+                    request_id=request_id,
+                )
+            ) from error
+        except _TRANSPORT_ERRORS as error:
+            mapped = error_from_transport_error(error, self.endpoint_name, streaming=True)
+            mapped.request_id = request_id
+            raise self._failed(mapped) from error
+        finally:
+            event_stream.close()
+
+    def _tgi_events(
+        self, event: dict[str, Any], parser: TgiStreamParser, request_id: str | None
+    ) -> list[TgiStreamEvent]:
+        for code in STREAM_ERROR_CODES:
+            if code in event:
+                detail = event[code] if isinstance(event[code], dict) else {}
+                message = str(detail.get("Message", ""))
+                if detail.get("ErrorCode"):
+                    message = f"{detail['ErrorCode']}: {message}"
+                raise stream_error(
+                    code, message, endpoint_name=self.endpoint_name, request_id=request_id
+                )
+        part = event.get("PayloadPart")
+        if part is None:
+            return []
+        return parser.feed(part.get("Bytes", b""))
+
+    def _consume(
+        self, event: TgiStreamEvent, holdback: StopSequenceHoldback, request_id: str | None
+    ) -> tuple[str, bool]:
+        """Return the text an event adds and whether it was TGI's final event."""
+        if event.error is not None:
+            raise StreamError(
+                "TGI reported an error in the response stream",
+                endpoint_name=self.endpoint_name,
+                upstream_message=event.error,
+                request_id=request_id,
+                error_code=event.error_type,
+            )
+        text = ""
+        if event.token_text and not event.special:
+            text = holdback.push(event.token_text)
+        if event.is_final:
+            finish_reason = (event.details or {}).get("finish_reason")
+            return text + holdback.finish(finish_reason), True
+        return text, False
+
+    def _failed(self, error: InferenceError) -> InferenceError:
+        logger.warning(
+            "inference on endpoint %s failed (request id %s): %s: %s",
+            error.endpoint_name,
+            error.request_id,
+            type(error).__name__,
+            error.upstream_message or error.message,
+        )
+        return error
+
+
+def _request_id(response: dict[str, Any]) -> str | None:
+    request_id = response.get("ResponseMetadata", {}).get("RequestId")
+    return str(request_id) if request_id else None
