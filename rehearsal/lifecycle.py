@@ -19,7 +19,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
 
 from deploy_config import Deployment, load_config, plan_deployment
 from deploy_config.plan import token_reference
@@ -39,6 +41,18 @@ CHECKED_TYPES = (
     "AWS::IAM::Role",
     "AWS::Logs::LogGroup",
 )
+
+
+# The error codes with which SageMaker describe calls and IAM GetRole report a missing resource.
+NOT_FOUND_CODES = frozenset({"ValidationException", "NoSuchEntity"})
+
+
+class AwsClients(Protocol):
+    """Anything that makes boto3 clients: a ``boto3.Session`` or a ``LocalAws``."""
+
+    # `Any` rather than `str`, because boto3-stubs types Session.client with one overload per
+    # service name literal, and no overload accepts a plain str.
+    def client(self, service: Any, /) -> Any: ...
 
 
 class RehearsalError(Exception):
@@ -87,12 +101,7 @@ class Rehearsal:
     ) -> None:
         """Destroy the stack and check that none of its resources remains."""
         self._cdk(aws, "destroy", "--force")
-        retained_types = (
-            frozenset({"AWS::Logs::LogGroup"})
-            if deployment.config.logs.keep_on_delete
-            else frozenset()
-        )
-        leftovers = find_leftovers(aws, resources, retained_types)
+        leftovers = find_leftovers(aws, resources, retained_types(deployment))
         if leftovers:
             raise RehearsalError(f"resources left after destroy: {', '.join(leftovers)}")
         self.say(
@@ -186,7 +195,14 @@ class Rehearsal:
         return outputs[deployment.stack_name]
 
 
-def stack_resources(aws: LocalAws, stack_name: str) -> list[dict[str, Any]]:
+def retained_types(deployment: Deployment) -> frozenset[str]:
+    """Return the resource types a destroy of this stage keeps on purpose."""
+    if deployment.config.logs.keep_on_delete:
+        return frozenset({"AWS::Logs::LogGroup"})
+    return frozenset()
+
+
+def stack_resources(aws: AwsClients, stack_name: str) -> list[dict[str, Any]]:
     """List the stack's resources of the types the teardown check looks for."""
     paginator = aws.client("cloudformation").get_paginator("list_stack_resources")
     return [
@@ -198,30 +214,27 @@ def stack_resources(aws: LocalAws, stack_name: str) -> list[dict[str, Any]]:
 
 
 def find_leftovers(
-    aws: LocalAws, resources: list[dict[str, Any]], kept_types: frozenset[str] = frozenset()
+    aws: AwsClients, resources: list[dict[str, Any]], kept_types: frozenset[str] = frozenset()
 ) -> list[str]:
     """Return 'type id' for each former resource of the stack that still exists.
 
     ``kept_types`` are resource types the stack retains on purpose, such as the log group
-    of a stage that keeps its logs after a delete.
+    of a stage that keeps its logs after a delete. Each resource is looked up by name,
+    because list calls return one page only (10 SageMaker models, 100 IAM roles) and an
+    account with more would hide a leftover.
     """
     sagemaker = aws.client("sagemaker")
     iam = aws.client("iam")
     logs = aws.client("logs")
     exists: dict[str, Callable[[str], bool]] = {
-        "AWS::SageMaker::Model": lambda name: any(
-            item["ModelName"] == name for item in sagemaker.list_models()["Models"]
+        "AWS::SageMaker::Model": lambda name: _found(sagemaker.describe_model, ModelName=name),
+        "AWS::SageMaker::EndpointConfig": lambda name: _found(
+            sagemaker.describe_endpoint_config, EndpointConfigName=name
         ),
-        "AWS::SageMaker::EndpointConfig": lambda name: any(
-            item["EndpointConfigName"] == name
-            for item in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+        "AWS::SageMaker::Endpoint": lambda name: _found(
+            sagemaker.describe_endpoint, EndpointName=name
         ),
-        "AWS::SageMaker::Endpoint": lambda name: any(
-            item["EndpointName"] == name for item in sagemaker.list_endpoints()["Endpoints"]
-        ),
-        "AWS::IAM::Role": lambda name: any(
-            item["RoleName"] == name for item in iam.list_roles()["Roles"]
-        ),
+        "AWS::IAM::Role": lambda name: _found(iam.get_role, RoleName=name),
         "AWS::Logs::LogGroup": lambda name: any(
             item["logGroupName"] == name
             for item in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
@@ -233,6 +246,17 @@ def find_leftovers(
         if resource["ResourceType"] not in kept_types
         and exists[resource["ResourceType"]](_name_of(resource["PhysicalResourceId"]))
     ]
+
+
+def _found(describe: Callable[..., Any], **name: str) -> bool:
+    """Call a describe or get operation and return False when it reports the resource missing."""
+    try:
+        describe(**name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+            return False
+        raise
+    return True
 
 
 def _name_of(physical_id: str) -> str:

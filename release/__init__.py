@@ -1,0 +1,1 @@
+"""Helpers the release workflow runs after a deploy."""

@@ -1,0 +1,1 @@
+"""Tests of the GitHub workflows and the helpers they run."""
