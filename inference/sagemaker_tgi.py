@@ -249,7 +249,9 @@ class SageMakerTgiClient(InferenceClient):
         return text, False
 
     def _failed(self, error: InferenceError) -> InferenceError:
-        logger.warning(
+        # Debug level, because the error is raised to the caller, which logs it once with
+        # its own request id (the service does).
+        logger.debug(
             "inference on endpoint %s failed (request id %s): %s: %s",
             error.endpoint_name,
             error.request_id,

@@ -86,14 +86,19 @@ class SummarizeShortDocument(Task[str, Summary]):
         self.truncate = truncate
 
     def execute(self, task_input: str) -> Summary:
-        prompt, parameters, truncated = self._request(task_input)
+        prompt, parameters, truncated = self.prepare(task_input)
         return _summary(self.client.generate(prompt, parameters), truncated)
 
     async def aexecute(self, task_input: str) -> Summary:
-        prompt, parameters, truncated = self._request(task_input)
+        prompt, parameters, truncated = self.prepare(task_input)
         return _summary(await self.client.agenerate(prompt, parameters), truncated)
 
-    def _request(self, document: str) -> tuple[str, GenerationParameters, bool]:
+    def prepare(self, document: str) -> tuple[str, GenerationParameters, bool]:
+        """Return the prompt, parameters and truncated flag that ``execute`` sends.
+
+        Public so that a caller can stream the same request with ``client.astream``.
+        Raises DocumentTooLongError for a document over the budget without ``truncate``.
+        """
         if not document.strip():
             raise ValueError("the document is empty")
         prompt = self.template.render(
