@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from deploy_config import Deployment, load_config, plan_deployment
 from deploy_config.plan import token_reference
 from rehearsal.local_aws import ACCOUNT, LocalAws
+from rehearsal.summarize import SummaryFailedError, summarize_sample
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_DIR = PROJECT_DIR / ".rehearsal"
@@ -66,10 +67,13 @@ class Rehearsal:
     stage: str = "dev"
     say: Callable[[str], None] = print
     outputs: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    # Where the moto log, cdk.out and the stack outputs go; tests give each run its own.
+    work_dir: Path = WORK_DIR
 
     def run(self) -> None:
         deployment = plan_deployment(load_config(stage=self.stage))
-        with LocalAws(deployment.config.region, WORK_DIR) as aws:
+        with LocalAws(deployment.config.region, self.work_dir) as aws:
             self.say(f"moto server listening on {aws.endpoint_url}")
             resources = self.deploy(aws, deployment)
             self.check_deployed(aws, deployment)
@@ -79,6 +83,7 @@ class Rehearsal:
                 "autoscaling: moto skips Application Auto Scaling resources; the "
                 "template tests cover the scalable target and policy"
             )
+            self.summary = summarize_sample(aws, deployment, self.work_dir, self.say)
             self.destroy(aws, deployment, resources)
 
     def deploy(self, aws: LocalAws, deployment: Deployment) -> list[dict[str, Any]]:
@@ -91,7 +96,7 @@ class Rehearsal:
             "--require-approval",
             "never",
             "--outputs-file",
-            str(WORK_DIR / "outputs.json"),
+            str(aws.work_dir / "outputs.json"),
         )
         self.outputs = self._read_outputs(deployment)
         return stack_resources(aws, deployment.stack_name)
@@ -172,7 +177,7 @@ class Rehearsal:
                 "-c",
                 f"stage={self.stage}",
                 "-o",
-                str(WORK_DIR / "cdk.out"),
+                str(aws.work_dir / "cdk.out"),
                 *arguments,
             ],
             cwd=PROJECT_DIR,
@@ -190,7 +195,7 @@ class Rehearsal:
 
     def _read_outputs(self, deployment: Deployment) -> dict[str, str]:
         outputs: dict[str, dict[str, str]] = json.loads(
-            (WORK_DIR / "outputs.json").read_text(encoding="utf-8")
+            (self.work_dir / "outputs.json").read_text(encoding="utf-8")
         )
         return outputs[deployment.stack_name]
 
@@ -268,7 +273,7 @@ def main() -> int:
     os.chdir(PROJECT_DIR)
     try:
         Rehearsal().run()
-    except RehearsalError as error:
+    except (RehearsalError, SummaryFailedError) as error:
         print(f"rehearsal failed: {error}", file=sys.stderr)
         return 1
     print("rehearsal passed")

@@ -9,7 +9,6 @@ import pytest
 from deploy_config import load_config, plan_deployment
 from rehearsal.lifecycle import (
     FAKE_TOKEN,
-    WORK_DIR,
     Rehearsal,
     RehearsalError,
     find_leftovers,
@@ -18,21 +17,23 @@ from rehearsal.local_aws import LocalAws
 
 pytestmark = pytest.mark.integration
 
+# The endpoint's execution role and log group, and a role and a log group for each of the
+# two smoke-test functions.
 STACK_RESOURCE_TYPES = [
-    "AWS::IAM::Role",
-    "AWS::Logs::LogGroup",
+    *["AWS::IAM::Role"] * 3,
+    *["AWS::Logs::LogGroup"] * 3,
     "AWS::SageMaker::Endpoint",
     "AWS::SageMaker::EndpointConfig",
     "AWS::SageMaker::Model",
 ]
 
 
-def test_dev_stage_lifecycle() -> None:
+def test_dev_stage_lifecycle(tmp_path: Path) -> None:
     messages: list[str] = []
     deployment = plan_deployment(load_config(stage="dev"))
-    rehearsal = Rehearsal(stage="dev", say=messages.append)
+    rehearsal = Rehearsal(stage="dev", say=messages.append, work_dir=tmp_path)
 
-    with LocalAws(deployment.config.region, WORK_DIR) as aws:
+    with LocalAws(deployment.config.region, tmp_path) as aws:
         resources = rehearsal.deploy(aws, deployment)
         rehearsal.check_deployed(aws, deployment)
         # Before the destroy, the leftover check must see every resource it looks for.
@@ -50,11 +51,17 @@ def test_dev_stage_lifecycle() -> None:
     assert any("is InService on ml.g5.2xlarge" in message for message in messages)
 
 
-def test_rehearsal_token_stays_out_of_cloud_assembly() -> None:
-    """The rehearsal keeps a fake token in the local secret; no synthesized file may hold it."""
-    cloud_assembly = WORK_DIR / "cdk.out"
-    if not cloud_assembly.is_dir():
-        Rehearsal(stage="dev", say=lambda message: None).run()
+def test_whole_rehearsal_summarizes_and_leaks_no_token(tmp_path: Path) -> None:
+    """The full run, as `make rehearse` does it, with a fake token in the local secret."""
+    messages: list[str] = []
+    rehearsal = Rehearsal(stage="dev", say=messages.append, work_dir=tmp_path)
+
+    rehearsal.run()
+
+    cloud_assembly = tmp_path / "cdk.out"
+    assert rehearsal.summary["summary"].strip() != ""
+    assert rehearsal.summary["endpoint"] == "llm-endpoint-dev"
+    assert any(message.startswith("summary (") for message in messages)
 
     files = [path for path in Path(cloud_assembly).rglob("*") if path.is_file()]
 
@@ -62,11 +69,11 @@ def test_rehearsal_token_stays_out_of_cloud_assembly() -> None:
     assert [str(path) for path in files if FAKE_TOKEN in path.read_text(errors="replace")] == []
 
 
-def test_destroy_reports_leftover_resource() -> None:
+def test_destroy_reports_leftover_resource(tmp_path: Path) -> None:
     deployment = plan_deployment(load_config(stage="dev"))
-    rehearsal = Rehearsal(stage="dev", say=lambda message: None)
+    rehearsal = Rehearsal(stage="dev", say=lambda message: None, work_dir=tmp_path)
 
-    with LocalAws(deployment.config.region, WORK_DIR) as aws:
+    with LocalAws(deployment.config.region, tmp_path) as aws:
         resources = rehearsal.deploy(aws, deployment)
         # A role that CloudFormation no longer manages stands in for a failed delete.
         role = next(item for item in resources if item["ResourceType"] == "AWS::IAM::Role")
