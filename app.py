@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 import sys
 
+# Node.js 20 is past its end of life. Without this, the jsii runtime prints a banner at each
+# start, also when a user runs `npx cdk` directly rather than through make.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 

@@ -59,6 +59,11 @@ def problems_from_validation_error(error: ValidationError) -> list[Problem]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown setting; remove it or check its spelling against the README"
+        if item["type"] == "missing":
+            message = (
+                "missing; set it in the config file or as the environment variable "
+                f"LLM_DEPLOY_{field.upper().replace('.', '__')}"
+            )
         if isinstance(value, str) and HF_TOKEN_PATTERN.search(value):
             message = (
                 f"{message}; the value looks like a Hugging Face token: {SECRETS_MANAGER_HINT}"

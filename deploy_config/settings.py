@@ -223,7 +223,8 @@ def _read_profile(stage: str, *, required: bool) -> dict[str, Any]:
                 Problem(
                     "stage",
                     f"no profile for stage {stage!r}; shipped stages are "
-                    f"{', '.join(shipped_stages())}, or pass a config file with -c config=PATH",
+                    f"{', '.join(shipped_stages())}; or name a config file (CONFIG=PATH for make, "
+                    "-c config=PATH for the CDK CLI)",
                 )
             ]
         )

@@ -6,6 +6,7 @@ finds, so that one run reports every problem instead of the first.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -159,11 +160,16 @@ def check_instance_type(
 ) -> tuple[InstanceSpec | None, list[Problem]]:
     instance_type = endpoint.instance_type
     if instance_type not in sagemaker_hosting_instance_types():
+        close = difflib.get_close_matches(instance_type, list(instances.instances), n=3)
+        suggestion = (
+            f"did you mean one of {', '.join(close)}?"
+            if close
+            else f"choose a GPU type such as {_cheapest_names(instances)}"
+        )
         return None, [
             Problem(
                 "endpoint.instance_type",
-                f"{instance_type!r} is not a SageMaker hosting instance type; choose a GPU type "
-                f"such as {_cheapest_names(instances)}",
+                f"{instance_type!r} is not a SageMaker hosting instance type; {suggestion}",
             )
         ]
     spec = instances.instances.get(instance_type)

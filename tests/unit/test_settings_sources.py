@@ -149,8 +149,20 @@ def test_unknown_stage_without_file_lists_shipped_stages() -> None:
         load_config(stage="qa")
 
     assert [str(problem) for problem in raised.value.problems] == [
-        "error: stage: no profile for stage 'qa'; shipped stages are dev, prod, or pass a "
-        "config file with -c config=PATH"
+        "error: stage: no profile for stage 'qa'; shipped stages are dev, prod; or name a "
+        "config file (CONFIG=PATH for make, -c config=PATH for the CDK CLI)"
+    ]
+
+
+def test_missing_region_names_variable(write_config: WriteConfig) -> None:
+    path = write_config({"stage": "staging"})
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert [str(problem) for problem in raised.value.problems] == [
+        "error: region: missing; set it in the config file or as the environment variable "
+        "LLM_DEPLOY_REGION"
     ]
 
 

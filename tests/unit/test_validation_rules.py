@@ -369,10 +369,18 @@ INSTANCE_AND_IMAGE_CASES = [
         {"endpoint": {"instance_type": "ml.g5.3xlarge"}},
         [
             "error: endpoint.instance_type: 'ml.g5.3xlarge' is not a SageMaker hosting "
+            "instance type; did you mean one of ml.g5.xlarge, ml.g5.8xlarge, ml.g5.4xlarge?"
+        ],
+        id="not-a-hosting-type",
+    ),
+    pytest.param(
+        {"endpoint": {"instance_type": "large-gpu"}},
+        [
+            "error: endpoint.instance_type: 'large-gpu' is not a SageMaker hosting "
             "instance type; choose a GPU type such as ml.g4dn.xlarge, ml.g4dn.2xlarge, "
             "ml.g6.2xlarge, ml.g5.xlarge, ml.g4dn.4xlarge"
         ],
-        id="not-a-hosting-type",
+        id="not-a-hosting-type-no-close-match",
     ),
     pytest.param(
         {"endpoint": {"instance_type": "ml.m5.xlarge"}},
