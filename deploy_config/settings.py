@@ -145,6 +145,16 @@ class LogSettings(_Section):
     keep_on_delete: bool = False
 
 
+class SmokeTestSettings(_Section):
+    # A deploy whose endpoint fails the checks is rolled back by CloudFormation.
+    deploy_check: bool = True
+    # A scheduled Lambda that runs the same checks and feeds a CloudWatch alarm.
+    canary: bool = True
+    canary_rate_minutes: int = Field(default=15, ge=1, le=1440)
+    # The address that the alarm topic sends to; AWS sends it a confirmation mail first.
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 class DeploymentConfig(BaseSettings):
     """The whole deployment of one stage: model, TGI limits, instance and scaling."""
 
@@ -163,6 +173,7 @@ class DeploymentConfig(BaseSettings):
     endpoint: EndpointSettings = EndpointSettings()
     autoscaling: AutoscalingSettings = AutoscalingSettings()
     logs: LogSettings = LogSettings()
+    smoke_test: SmokeTestSettings = SmokeTestSettings()
     tags: dict[str, str] = Field(default_factory=dict)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The stack of one stage: the endpoint, its autoscaling and its outputs."""
+"""The stack of one stage: the endpoint, its autoscaling, its smoke tests and its outputs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from constructs import Construct
 from deploy_config import Deployment
 from infra.autoscaling import EndpointAutoscaling
 from infra.llm_endpoint import LlmEndpoint
-from infra.nag import acknowledge_endpoint_findings
+from infra.nag import acknowledge_endpoint_findings, acknowledge_smoke_test_findings
+from infra.smoke_test.construct import SmokeTests
 
 
 class LlmEndpointStack(Stack):
@@ -38,6 +39,10 @@ class LlmEndpointStack(Stack):
             )
 
         acknowledge_endpoint_findings(self.llm_endpoint)
+        self.smoke_tests = SmokeTests(
+            self, "SmokeTests", deployment=deployment, llm_endpoint=self.llm_endpoint
+        )
+        acknowledge_smoke_test_findings(self.smoke_tests)
         for key, value in deployment.config.tags.items():
             Tags.of(self).add(key, value)
 

@@ -26,6 +26,8 @@ from botocore.exceptions import ClientError
 from deploy_config import Deployment, load_config, plan_deployment
 from deploy_config.plan import token_reference
 from rehearsal.local_aws import ACCOUNT, LocalAws
+from rehearsal.runtime import LocalRuntime
+from rehearsal.smoke import SmokeCheckError, run_smoke_checks
 from rehearsal.summarize import SummaryFailedError, summarize_sample
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -83,7 +85,21 @@ class Rehearsal:
                 "autoscaling: moto skips Application Auto Scaling resources; the "
                 "template tests cover the scalable target and policy"
             )
-            self.summary = summarize_sample(aws, deployment, self.work_dir, self.say)
+            with LocalRuntime(moto_endpoint_url=aws.endpoint_url) as runtime:
+                self.say(
+                    f"local SageMaker runtime on {runtime.endpoint_url}, answering only for "
+                    "endpoints that exist in moto"
+                )
+                run_smoke_checks(
+                    deployment.endpoint_name,
+                    runtime.endpoint_url,
+                    self.say,
+                    stage=self.stage,
+                    metrics_endpoint_url=aws.endpoint_url,
+                )
+                self.summary = summarize_sample(
+                    aws, deployment, runtime.endpoint_url, self.work_dir, self.say
+                )
             self.destroy(aws, deployment, resources)
 
     def deploy(self, aws: LocalAws, deployment: Deployment) -> list[dict[str, Any]]:
@@ -273,7 +289,7 @@ def main() -> int:
     os.chdir(PROJECT_DIR)
     try:
         Rehearsal().run()
-    except (RehearsalError, SummaryFailedError) as error:
+    except (RehearsalError, SmokeCheckError, SummaryFailedError) as error:
         print(f"rehearsal failed: {error}", file=sys.stderr)
         return 1
     print("rehearsal passed")

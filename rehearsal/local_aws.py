@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from deploy_config.settings import ENV_PREFIX
 from rehearsal.cdk_env import ACCOUNT, cli_settings, free_port
 
 __all__ = ["ACCOUNT", "LocalAws", "free_port"]
@@ -82,6 +83,11 @@ class LocalAws:
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "CDK_DEFAULT_ACCOUNT": ACCOUNT,
                 "CDK_DEFAULT_REGION": self.region,
+                # moto's CloudFormation cannot create the Lambda-backed custom resource of
+                # the deploy-time smoke test's CDK trigger, so the rehearsal deploys without
+                # the trigger. Both functions still deploy, and rehearsal.smoke runs their
+                # handlers in-process.
+                f"{ENV_PREFIX}SMOKE_TEST__DEPLOY_CHECK": "false",
             }
         )
         environment.update(cli_settings(self.work_dir / "cdk-home"))

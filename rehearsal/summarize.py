@@ -2,7 +2,7 @@
 
 After the stack is deployed into moto, a document goes through the same pieces an
 application uses: ``python -m service`` in a child process, ``SageMakerTgiClient`` inside
-it, and the local runtime, which answers only for endpoints that exist in the moto server.
+it, and the local runtime at ``runtime_url``, which the caller starts.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from deploy_config import Deployment
 from rehearsal.local_aws import LocalAws, free_port
-from rehearsal.runtime import LocalRuntime
 
 SAMPLE_DOCUMENT = Path(__file__).parent / "samples" / "gettysburg-address.txt"
 SERVICE_START_TIMEOUT_S = 30.0
@@ -69,19 +68,17 @@ def running_service(
 
 
 def summarize_sample(
-    aws: LocalAws, deployment: Deployment, work_dir: Path, say: Callable[[str], None]
+    aws: LocalAws,
+    deployment: Deployment,
+    runtime_url: str,
+    work_dir: Path,
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     """Summarize the sample document through the service and return the response body."""
     document = SAMPLE_DOCUMENT.read_text(encoding="utf-8")
-    with LocalRuntime(moto_endpoint_url=aws.endpoint_url) as runtime:
-        say(f"local SageMaker runtime on {runtime.endpoint_url}, answering for moto's endpoints")
-        with running_service(
-            aws, deployment, runtime.endpoint_url, work_dir / "service.log"
-        ) as url:
-            say(
-                f"service on {url}; summarizing {SAMPLE_DOCUMENT.name} ({len(document)} characters)"
-            )
-            body = _post_json(f"{url}/summarize", {"document": document, "max_new_tokens": 80})
+    with running_service(aws, deployment, runtime_url, work_dir / "service.log") as url:
+        say(f"service on {url}; summarizing {SAMPLE_DOCUMENT.name} ({len(document)} characters)")
+        body = _post_json(f"{url}/summarize", {"document": document, "max_new_tokens": 80})
     say(f"summary ({body['finish_reason']}, {body['generated_tokens']} tokens): {body['summary']}")
     return body
 

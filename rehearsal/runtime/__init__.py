@@ -50,6 +50,11 @@ A fault specification is a JSON object with any of these keys:
 ``non_ascii``
     ``true`` turns the vowels a, e, i, o, u of the generated text into ä, é, ï, ö, ü, so the
     output has two-byte UTF-8 characters.
+``fixed_text``
+    The model generates this text, token by token, in place of the summary; ``""`` makes
+    it generate only the end-of-sequence token. ``max_new_tokens`` and stop sequences
+    still apply, but ``non_ascii`` does not change it. Use it for an answer that a summary
+    cannot be, such as JSON.
 ``generation_error_after``
     After this many tokens, a streaming request gets the event
     ``data:{"error":"Request failed during generation: ...","error_type":"generation"}`` and

@@ -42,6 +42,7 @@ FAULTS_SCHEMA: dict[str, Any] = {
         "stream_exception": {"enum": list(StreamException.__args__)},  # type: ignore[attr-defined]
         "stream_exception_after": _NON_NEGATIVE_INTEGER,
         "stream_error_code": {"type": "string"},
+        "fixed_text": {"type": "string"},
     },
 }
 _FAULTS_VALIDATOR = Draft202012Validator(FAULTS_SCHEMA)
@@ -78,6 +79,7 @@ class Faults:
     stream_exception: StreamException | None = None
     stream_exception_after: int | None = None
     stream_error_code: str | None = None
+    fixed_text: str | None = None
 
     def overlay(self, other: Faults) -> Faults:
         """Return these faults with every field that ``other`` sets replaced by its value."""

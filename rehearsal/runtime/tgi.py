@@ -232,14 +232,25 @@ def validate_request(body: dict[str, Any], limits: TgiLimits) -> GenerateRequest
     )
 
 
-def generate(request: GenerateRequest, sentences: int, *, non_ascii: bool = False) -> Generation:
+def generate(
+    request: GenerateRequest,
+    sentences: int,
+    *,
+    non_ascii: bool = False,
+    fixed_text: str | None = None,
+) -> Generation:
     """Produce tokens until max_new_tokens, the end-of-sequence token or a stop sequence.
 
-    The checks run in the order of TGI's stopping criteria: length first, then the
+    The candidate text is the prompt's summary, or ``fixed_text`` when it is given. The
+    checks run in the order of TGI's stopping criteria: length first, then the
     end-of-sequence token, then stop sequences, which stay in the generated text.
     """
-    summary = summarize(request.model_input, sentences, non_ascii=non_ascii)
-    candidates = [make_token(piece) for piece in split_tokens(summary)] + [eos_token()]
+    text = (
+        fixed_text
+        if fixed_text is not None
+        else summarize(request.model_input, sentences, non_ascii=non_ascii)
+    )
+    candidates = [make_token(piece) for piece in split_tokens(text)] + [eos_token()]
     generation = Generation()
     for token in candidates:
         generation.tokens.append(token)
@@ -310,7 +321,10 @@ class TgiContainer:
             return self._validation_failure(problems[0].describe(), stream)
 
         generation = generate(
-            request, self.limits.summary_sentences, non_ascii=bool(faults.non_ascii)
+            request,
+            self.limits.summary_sentences,
+            non_ascii=bool(faults.non_ascii),
+            fixed_text=faults.fixed_text,
         )
         if request.stream:
             return ContainerResponse(

@@ -267,6 +267,43 @@ def test_non_ascii_fault_changes_vowels(container: TgiContainer) -> None:
     assert result["generated_text"].startswith(" Thé härböür brïdgé")
 
 
+def test_fixed_text_fault_replaces_summary(container: TgiContainer) -> None:
+    answer = '{"products": ["printer", "scanner"]}'
+
+    response = invoke(
+        container,
+        {"inputs": PROMPT, "parameters": {"return_full_text": False, "details": True}},
+        Faults(fixed_text=answer),
+    )
+
+    [result] = json.loads(response.body)
+    assert result["generated_text"] == answer
+    assert result["details"]["finish_reason"] == "eos_token"
+
+
+def test_empty_fixed_text_generates_only_eos(container: TgiContainer) -> None:
+    response = invoke(
+        container,
+        {"inputs": PROMPT, "parameters": {"return_full_text": False, "details": True}},
+        Faults(fixed_text=""),
+    )
+
+    [result] = json.loads(response.body)
+    assert result["generated_text"] == ""
+    assert result["details"]["generated_tokens"] == 1
+
+
+def test_fixed_text_keeps_max_new_tokens(container: TgiContainer) -> None:
+    response = invoke(
+        container,
+        {"inputs": PROMPT, "parameters": {"return_full_text": False, "max_new_tokens": 3}},
+        Faults(fixed_text='{"products": ["printer"]}'),
+    )
+
+    [result] = json.loads(response.body)
+    assert result["generated_text"] == '{"products'
+
+
 def test_tokenizer_round_trips_text() -> None:
     text = "Hello, world!  Two spaces\tand a tab.\n"
 
