@@ -85,6 +85,10 @@ class InferenceClient(ABC):
     ) -> AsyncIterator[str]:
         return iterate_in_thread(lambda: self.stream(prompt, parameters))
 
+    def close(self) -> None:
+        """Release the client's connections and threads; this default holds none."""
+        return
+
 
 _Kind = Literal["item", "error", "end"]
 

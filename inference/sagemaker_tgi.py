@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -54,6 +58,7 @@ class SageMakerTgiClient(InferenceClient):
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
             retries={"mode": "standard", "total_max_attempts": 1},
+            max_pool_connections=settings.max_concurrency,
         )
         client_options: dict[str, Any] = {"config": config}
         if settings.endpoint_url is not None:
@@ -63,6 +68,27 @@ class SageMakerTgiClient(InferenceClient):
         # The client is typed Any: the sagemaker-runtime stubs are not installed.
         self._runtime: Any = boto3.session.Session().client("sagemaker-runtime", **client_options)
         self._jitter = random.Random()  # noqa: S311 - backoff jitter, not a secret
+        # asyncio.to_thread would use the event loop's default executor of
+        # min(32, cpu_count + 4) threads, which lets only 6 generations wait on the
+        # endpoint at once on 2 cores. The pool starts threads only as calls need them.
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.max_concurrency, thread_name_prefix="sagemaker-tgi"
+        )
+
+    async def agenerate(
+        self, prompt: str, parameters: GenerationParameters | None = None
+    ) -> Generation:
+        loop = asyncio.get_running_loop()
+        # Copied like asyncio.to_thread does, so context variables reach the thread.
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(context.run, self.generate, prompt, parameters)
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connections and the thread pool; calls already running finish."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._runtime.close()
 
     def generate(self, prompt: str, parameters: GenerationParameters | None = None) -> Generation:
         merged = self._checked_parameters(prompt, parameters)

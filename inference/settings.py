@@ -33,6 +33,13 @@ class ClientSettings(BaseSettings):
     # None leaves the URL to boto3, which honours AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME.
     endpoint_url: str | None = None
 
+    # Maximum generate calls that agenerate runs at once, the size of its thread pool;
+    # further calls wait for a free thread. Each call occupies its thread for the whole
+    # generation. It also sizes botocore's connection pool (max_pool_connections, 10 by
+    # default), because urllib3 closes connections beyond the pool size after each call
+    # and logs "Connection pool is full" for each.
+    max_concurrency: PositiveInt = 64
+
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=90.0, gt=SAGEMAKER_INVOCATION_TIMEOUT_S)
     # Retries after a ThrottlingException; no other error is retried.

@@ -121,6 +121,9 @@ def create_app(settings: ServiceSettings, client: InferenceClient | None = None)
             settings.model_id,
         )
         yield
+        # A client passed in belongs to the caller, who closes it.
+        if client is None:
+            active_client.close()
         logger.info("service stopped for endpoint %s", active_client.endpoint_name)
 
     app = FastAPI(

@@ -1,9 +1,10 @@
 """Settings of the summarization service, read from ``LLM_SERVICE_`` environment variables.
 
-The client part (endpoint name, region, timeouts, TGI's token limits) is the inference
-package's ``ClientSettings``, which reads its own ``LLM_CLIENT_`` variables. boto3 reads
-``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` and the credential variables itself, and the service
-neither sets nor overrides them.
+The client part (endpoint name, region, timeouts, TGI's token limits, and
+``max_concurrency``, the number of endpoint calls the service can await at once) is the
+inference package's ``ClientSettings``, which reads its own ``LLM_CLIENT_`` variables.
+boto3 reads ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` and the credential variables itself, and
+the service neither sets nor overrides them.
 """
 
 from __future__ import annotations

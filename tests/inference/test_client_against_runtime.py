@@ -6,6 +6,7 @@ Faults come from ``LocalRuntime.add_faults``, which applies them to the next inv
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,6 +101,33 @@ def test_latency(runtime: LocalRuntime) -> None:
 
     assert generation.text
     assert streamed == generation.text
+
+
+def test_agenerate_calls_overlap(runtime: LocalRuntime) -> None:
+    # More calls than the default executor's min(32, cpu_count + 4) threads on a
+    # small machine, which asyncio.to_thread would use.
+    calls = 40
+    latency_s = 0.3
+    runtime.add_faults(Faults(latency_ms=int(latency_s * 1000)), count=calls)
+    client = make_client(runtime, max_concurrency=calls)
+
+    async def generate_all() -> list[str]:
+        generations = await asyncio.gather(
+            *(
+                client.agenerate(PROMPT, GenerationParameters(max_new_tokens=20))
+                for _ in range(calls)
+            )
+        )
+        return [generation.text for generation in generations]
+
+    start = time.perf_counter()
+    texts = asyncio.run(generate_all())
+    elapsed = time.perf_counter() - start
+    client.close()
+
+    assert all(texts)
+    # One after another the calls would take calls * latency_s = 12 s; in 6 threads, 2.1 s.
+    assert elapsed < 4 * latency_s
 
 
 @pytest.mark.parametrize("streaming", [False, True])

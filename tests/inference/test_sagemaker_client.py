@@ -139,6 +139,24 @@ def test_boto3_client_configuration() -> None:
     assert client._runtime.meta.endpoint_url == CLOSED_PORT_URL
 
 
+def test_max_concurrency_sizes_both_pools() -> None:
+    client = SageMakerTgiClient(
+        ClientSettings(endpoint_name=ENDPOINT, endpoint_url=CLOSED_PORT_URL, max_concurrency=40)
+    )
+
+    assert client._runtime.meta.config.max_pool_connections == 40
+    assert client._executor._max_workers == 40
+    client.close()
+
+
+def test_max_concurrency_default_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ClientSettings(endpoint_name=ENDPOINT).max_concurrency == 64
+
+    monkeypatch.setenv("LLM_CLIENT_MAX_CONCURRENCY", "12")
+
+    assert ClientSettings(endpoint_name=ENDPOINT).max_concurrency == 12
+
+
 def test_endpoint_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "http://127.0.0.1:9")
 
@@ -166,6 +184,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         {"max_retries": -1},
         {"max_total_tokens": 1024, "max_input_tokens": 1024},
         {"default_top_p": 1.0},
+        {"max_concurrency": 0},
     ],
 )
 def test_invalid_settings_rejected(options: dict[str, Any]) -> None:
@@ -344,6 +363,16 @@ def test_agenerate() -> None:
     generation = asyncio.run(client.agenerate("hi"))
 
     assert generation.text == "async ok"
+
+
+def test_agenerate_after_close_raises() -> None:
+    client = SageMakerTgiClient(
+        ClientSettings(endpoint_name=ENDPOINT, endpoint_url=CLOSED_PORT_URL)
+    )
+    client.close()
+
+    with pytest.raises(RuntimeError, match="shutdown"):
+        asyncio.run(client.agenerate("hi"))
 
 
 def test_astream_yields_all_deltas() -> None:

@@ -7,7 +7,9 @@ next invocation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +82,34 @@ def test_summarize(service_url: str, runtime: LocalRuntime) -> None:
     assert body["truncated"] is False
     assert body["endpoint"] == ENDPOINT
     assert [invocation.operation for invocation in runtime.invocations()][-1:] == ["InvokeEndpoint"]
+
+
+def test_concurrent_requests_overlap(runtime: LocalRuntime) -> None:
+    # More requests than the default executor's min(32, cpu_count + 4) threads on a
+    # small machine, which asyncio.to_thread would use.
+    requests = 32
+    latency_s = 0.3
+    runtime.add_faults(Faults(latency_ms=int(latency_s * 1000)), count=requests)
+    app = create_app(service_settings(runtime, max_concurrency=requests))
+
+    async def post_all(url: str) -> list[int]:
+        limits = httpx.Limits(max_connections=requests)
+        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+            responses = await asyncio.gather(
+                *(http.post("/summarize", json={"document": DOCUMENT}) for _ in range(requests))
+            )
+        return [response.status_code for response in responses]
+
+    with running_server(app) as url:
+        start = time.perf_counter()
+        statuses = asyncio.run(post_all(url))
+        elapsed = time.perf_counter() - start
+
+    assert statuses == [200] * requests
+    # One after another the requests would take 9.6 s; in 6 threads, 1.8 s.
+    assert elapsed < 4 * latency_s
+    # The lifespan closes the client it created when the server stops.
+    assert app.state.service.client._executor._shutdown
 
 
 def test_endpoint_url_from_environment(

@@ -22,6 +22,13 @@ def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.model_id == "meta-llama/Llama-2-7b-chat-hf"
 
 
+def test_max_concurrency_from_client_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_CLIENT_ENDPOINT_NAME", "env-endpoint")
+    monkeypatch.setenv("LLM_CLIENT_MAX_CONCURRENCY", "48")
+
+    assert ServiceSettings().client.max_concurrency == 48
+
+
 def test_input_budget_defaults_to_tgi_default() -> None:
     assert make_settings().max_input_tokens == DEFAULT_MAX_INPUT_TOKENS
 
