@@ -24,7 +24,7 @@ NO_AWS_CREDENTIALS := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_S
 TEARDOWN_RECORD = cdk.out/teardown-$(STAGE).json
 
 .PHONY: help setup test lint rehearse synth diff deploy destroy clean \
-	lint-workflows ci-synth release-deploy teardown teardown-confirm oidc-synth oidc-deploy
+	lint-workflows ci-synth release-deploy evaluate teardown teardown-confirm oidc-synth oidc-deploy
 
 help:
 	@echo "make setup      create .venv and install the pinned CDK CLI (idempotent)"
@@ -34,6 +34,7 @@ help:
 	@echo "make lint-workflows  actionlint and zizmor on .github/workflows"
 	@echo "make ci-synth        synthesize every shipped stage into cdk.out/STAGE without AWS credentials"
 	@echo "make release-deploy STAGE=dev   diff, deploy and write the stack outputs as a Markdown table"
+	@echo "make evaluate STAGE=dev [MIN_SCORE=0.8]   run the example datasets against the stage's endpoint"
 	@echo "make teardown STAGE=dev CONFIRM=dev   destroy a stage and check that nothing of it is left"
 	@echo "make oidc-synth|oidc-deploy REPO=OWNER/NAME [OIDC_PROVIDER_ARN=arn]   the GitHub OIDC stack"
 
@@ -106,6 +107,10 @@ teardown: teardown-confirm setup
 	$(BIN)/python -m rehearsal.teardown_check --stage $(STAGE) --record $(TEARDOWN_RECORD)
 	$(CDK) destroy $(CDK_CONTEXT) --force
 	$(BIN)/python -m rehearsal.teardown_check --stage $(STAGE) --check $(TEARDOWN_RECORD)
+
+evaluate: setup
+	@test -n "$(STAGE)" || { echo "error: STAGE is missing; run make evaluate STAGE=dev" >&2; exit 2; }
+	$(BIN)/python -m release.evaluation_gate --stage $(STAGE) $(if $(MIN_SCORE),--min-score $(MIN_SCORE))
 
 oidc-synth: setup
 	@test -n "$(REPO)" || { echo "error: REPO is missing; run make oidc-synth REPO=OWNER/NAME" >&2; exit 2; }

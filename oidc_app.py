@@ -40,12 +40,18 @@ def main() -> None:
         )
         sys.exit(EXIT_INVALID)
     try:
-        stage_regions = {stage: load_config(stage=stage).region for stage in shipped_stages()}
+        configs = {stage: load_config(stage=stage) for stage in shipped_stages()}
+        stage_regions = {stage: config.region for stage, config in configs.items()}
+        stage_endpoints = {
+            stage: config.endpoint.name or f"llm-endpoint-{stage}"
+            for stage, config in configs.items()
+        }
         GitHubOidcStack(
             app,
             STACK_NAME,
             repository=str(repository),
             stage_regions=stage_regions,
+            stage_endpoints=stage_endpoints,
             existing_provider_arn=app.node.try_get_context("github_oidc_provider_arn"),
             bootstrap_qualifier=str(
                 app.node.try_get_context("bootstrap_qualifier") or DEFAULT_BOOTSTRAP_QUALIFIER

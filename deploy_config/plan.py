@@ -63,7 +63,7 @@ class Deployment:
 
     @property
     def stack_name(self) -> str:
-        return f"LlmEndpoint-{self.config.stage}"
+        return stack_name_for(self.config.stage)
 
     @property
     def endpoint_name(self) -> str:
@@ -141,6 +141,11 @@ class Deployment:
     def _derived_timeout_s(self) -> int:
         download_s = self.facts.parameters * 2 / DOWNLOAD_BYTES_PER_S
         return max(600, min(3600, int(STARTUP_FIXED_S + download_s)))
+
+
+def stack_name_for(stage: str) -> str:
+    """Return the name of a stage's endpoint stack, which the OIDC roles refer to as well."""
+    return f"LlmEndpoint-{stage}"
 
 
 def token_reference(secret: str) -> str:

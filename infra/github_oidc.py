@@ -1,9 +1,10 @@
 """GitHub's OIDC identity provider and one deploy role per stage, deployed once per account.
 
 GitHub Actions jobs exchange their OIDC token for a deploy role's credentials, so the
-repository stores no AWS keys. A deploy role may do nothing but assume the CDK bootstrap
-roles of its stage's region; CloudFormation, through the bootstrap deploy role, does the
-actual work.
+repository stores no AWS keys. A deploy role may assume the CDK bootstrap roles of its
+stage's region, and CloudFormation, through the bootstrap deploy role, does the actual work.
+Beyond that it may invoke its stage's endpoint, for the evaluation gate of the release
+workflow, and read what the teardown check looks for.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from deploy_config.plan import stack_name_for
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_ISSUER = "token.actions.githubusercontent.com"
@@ -44,6 +47,7 @@ class GitHubOidcStack(Stack):
         *,
         repository: str,
         stage_regions: Mapping[str, str],
+        stage_endpoints: Mapping[str, str] | None = None,
         existing_provider_arn: str | None = None,
         bootstrap_qualifier: str = DEFAULT_BOOTSTRAP_QUALIFIER,
         **kwargs: Any,
@@ -66,6 +70,8 @@ class GitHubOidcStack(Stack):
         self.deploy_roles: dict[str, iam.Role] = {}
         for stage, region in sorted(stage_regions.items()):
             role = self._deploy_role(stage, region, repository, bootstrap_qualifier)
+            endpoint_name = (stage_endpoints or {}).get(stage, f"llm-endpoint-{stage}")
+            self._allow_gate_and_teardown_check(role, stage, region, endpoint_name)
             self.deploy_roles[stage] = role
             CfnOutput(
                 self,
@@ -129,6 +135,75 @@ class GitHubOidcStack(Stack):
             )
         )
         return role
+
+    def _allow_gate_and_teardown_check(
+        self, role: iam.Role, stage: str, region: str, endpoint_name: str
+    ) -> None:
+        """Let the role call its stage's endpoint and read the stack's resources."""
+        stack_name = stack_name_for(stage)
+        arn_prefix = f"arn:{Aws.PARTITION}"
+        sagemaker_prefix = f"{arn_prefix}:sagemaker:{region}:{Aws.ACCOUNT_ID}"
+        endpoint_arn = f"{sagemaker_prefix}:endpoint/{endpoint_name}"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EvaluateStageEndpoint",
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[endpoint_arn],
+            )
+        )
+        # CloudFormation names the model, endpoint config and execution role after the
+        # stack, and SageMaker ARNs carry names in lower case.
+        generated_prefix = stack_name.lower()
+        # Each pattern as (partition, account) lets the ARN be rendered for the policy and,
+        # with cdk-nag's placeholders, for the finding it acknowledges.
+        wildcard_patterns = [
+            "arn:{partition}:cloudformation:" + region + ":{account}:stack/" + stack_name + "/*",
+            "arn:{partition}:sagemaker:"
+            + region
+            + ":{account}:endpoint-config/"
+            + generated_prefix
+            + "-*",
+            "arn:{partition}:sagemaker:" + region + ":{account}:model/" + generated_prefix + "-*",
+            "arn:{partition}:iam::{account}:role/" + stack_name + "-*",
+            "arn:{partition}:logs:" + region + ":{account}:log-group:*",
+        ]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadStackForTeardownCheck",
+                actions=[
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:ListStackResources",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DescribeModel",
+                    "iam:GetRole",
+                    "logs:DescribeLogGroups",
+                ],
+                resources=[
+                    endpoint_arn,
+                    *(
+                        pattern.format(partition=Aws.PARTITION, account=Aws.ACCOUNT_ID)
+                        for pattern in wildcard_patterns
+                    ),
+                ],
+            )
+        )
+        reason = (
+            "The teardown check reads resources whose names CloudFormation generates from "
+            "the stack name, so their ARNs end in a wildcard after that prefix; "
+            "logs:DescribeLogGroups authorizes on the account's log-group ARN pattern"
+        )
+        Validations.of(role).acknowledge(
+            *(
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Resource::"
+                    + pattern.format(partition="<AWS::Partition>", account="<AWS::AccountId>")
+                    + "]",
+                    reason=reason,
+                )
+                for pattern in wildcard_patterns
+            )
+        )
 
 
 def bootstrap_role_arn(kind: str, qualifier: str, region: str) -> str:

@@ -166,8 +166,18 @@ def test_prod_deploy_behind_prod_environment() -> None:
     release = jobs_of(WORKFLOWS_DIR / "release.yml")
 
     assert release["deploy-prod"]["environment"] == "prod"
-    assert release["deploy-prod"]["needs"] == "deploy-dev"
+    assert release["deploy-prod"]["needs"] == ["deploy-dev", "evaluate-dev"]
     assert release["deploy-dev"]["environment"] == "dev"
+
+
+def test_evaluation_gate_between_deploys() -> None:
+    release = jobs_of(WORKFLOWS_DIR / "release.yml")
+    gate = release["evaluate-dev"]
+
+    assert gate["needs"] == "deploy-dev"
+    assert gate["environment"] == "dev"
+    assert gate["concurrency"] == {"group": "stage-dev", "cancel-in-progress": False}
+    assert {"run": "make evaluate STAGE=dev"} in gate["steps"]
 
 
 def test_release_triggers() -> None:

@@ -128,7 +128,7 @@ def test_trust_conditions_have_no_wildcard(template: Template) -> None:
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_role_may_only_assume_bootstrap_roles(template: Template, stage: str) -> None:
+def test_role_assumes_only_bootstrap_roles(template: Template, stage: str) -> None:
     role_id = role_id_for_stage(template, stage)
     expected_resources = [
         {
@@ -153,13 +153,82 @@ def test_role_may_only_assume_bootstrap_roles(template: Template, stage: str) ->
         {
             "Roles": [{"Ref": role_id}],
             "PolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        "Effect": "Allow",
-                        "Resource": expected_resources,
-                    }
-                ]
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                            "Effect": "Allow",
+                            "Resource": expected_resources,
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_role_invokes_only_its_endpoint(template: Template, stage: str) -> None:
+    role_id = role_id_for_stage(template, stage)
+
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": role_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Sid": "EvaluateStageEndpoint",
+                            "Action": "sagemaker:InvokeEndpoint",
+                            "Effect": "Allow",
+                            "Resource": {
+                                "Fn::Join": [
+                                    "",
+                                    [
+                                        "arn:",
+                                        {"Ref": "AWS::Partition"},
+                                        ":sagemaker:eu-west-1:",
+                                        {"Ref": "AWS::AccountId"},
+                                        f":endpoint/llm-endpoint-{stage}",
+                                    ],
+                                ]
+                            },
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_teardown_reads_are_read_only(template: Template, stage: str) -> None:
+    role_id = role_id_for_stage(template, stage)
+
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": role_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "ReadStackForTeardownCheck",
+                                "Action": [
+                                    "cloudformation:DescribeStacks",
+                                    "cloudformation:ListStackResources",
+                                    "sagemaker:DescribeEndpoint",
+                                    "sagemaker:DescribeEndpointConfig",
+                                    "sagemaker:DescribeModel",
+                                    "iam:GetRole",
+                                    "logs:DescribeLogGroups",
+                                ],
+                            }
+                        )
+                    ]
+                )
             },
         },
     )
@@ -172,24 +241,29 @@ def test_stage_region_and_qualifier_in_role_arns() -> None:
         "AWS::IAM::Policy",
         {
             "PolicyDocument": {
-                "Statement": [
-                    Match.object_like(
-                        {
-                            "Resource": Match.array_with(
-                                [
-                                    {
-                                        "Fn::Join": [
-                                            "",
-                                            Match.array_with(
-                                                [":role/cdk-team42xyz-lookup-role-", "-us-east-1"]
-                                            ),
-                                        ]
-                                    }
-                                ]
-                            )
-                        }
-                    )
-                ]
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Resource": Match.array_with(
+                                    [
+                                        {
+                                            "Fn::Join": [
+                                                "",
+                                                Match.array_with(
+                                                    [
+                                                        ":role/cdk-team42xyz-lookup-role-",
+                                                        "-us-east-1",
+                                                    ]
+                                                ),
+                                            ]
+                                        }
+                                    ]
+                                )
+                            }
+                        )
+                    ]
+                )
             }
         },
     )
