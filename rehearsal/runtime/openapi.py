@@ -8,6 +8,7 @@ type that also admits ``null`` so that a 2020-12 validator reads the rest unchan
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-# The repository's parent directory contains shared/ beside the clone, locally and in CI.
-DEFAULT_OPENAPI_PATH = (
-    Path(__file__).resolve().parents[2].parent / "shared/reference/tgi-openapi.json"
+# TGI's OpenAPI document (TGI 3.3.6-dev0, Apache-2.0) is kept in shared/ beside the
+# clone, locally and in CI; TGI_OPENAPI_PATH points elsewhere.
+DEFAULT_OPENAPI_PATH = Path(
+    os.environ.get("TGI_OPENAPI_PATH")
+    or Path(__file__).resolve().parents[2].parent / "shared/reference/tgi-openapi.json"
 )
 # The body schema of TGI's /invocations route for the generate form (not chat or completions).
 REQUEST_SCHEMA = "CompatGenerateRequest"
@@ -66,7 +69,7 @@ class RequestValidator:
         except FileNotFoundError as error:
             raise FileNotFoundError(
                 f"TGI's OpenAPI document was not found at {openapi_path}; "
-                "pass its path with --openapi"
+                "set TGI_OPENAPI_PATH or pass its path with --openapi"
             ) from error
         schemas = _admit_null(document["components"]["schemas"])
         if REQUEST_SCHEMA not in schemas:

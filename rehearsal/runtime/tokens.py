@@ -18,6 +18,8 @@ _TOKEN_PATTERN = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SYSTEM_BLOCK = re.compile(r"<<SYS>>.*?<</SYS>>", re.DOTALL)
 _MARKERS = re.compile(r"\[/?INST\]|</?s>")
+# Verbs that open the instruction paragraph of a summarization or extraction prompt.
+_INSTRUCTION_START = re.compile(r"(?i)(summari[sz]e|write|answer|list|extract|return|give)\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # Swapping these vowels for two-byte UTF-8 letters makes nearly every sentence contain
 # multi-byte characters, which a stream cut at byte offsets then splits.
@@ -75,14 +77,17 @@ def truncate_input(text: str, keep: int) -> str:
 def prompt_document(prompt: str) -> str:
     """Return the document inside a Llama 2 or Mistral chat prompt.
 
-    The system block and the ``[INST]`` markers go, and of the paragraphs left the longest
-    is the document: summarization prompts put one short instruction next to the text.
+    The system block and the ``[INST]`` markers go. Summarization prompts put one
+    instruction next to the text, so a paragraph that starts with an instruction verb is
+    skipped while another is left, and of the rest the longest is the document. The
+    instruction can be the longer one when the document is a sentence or two.
     """
     text = _MARKERS.sub(" ", _SYSTEM_BLOCK.sub(" ", prompt))
     paragraphs = [part.strip() for part in _PARAGRAPH_BREAK.split(text) if part.strip()]
     if not paragraphs:
         return ""
-    return " ".join(max(paragraphs, key=len).split())
+    candidates = [part for part in paragraphs if not _INSTRUCTION_START.match(part)]
+    return " ".join(max(candidates or paragraphs, key=len).split())
 
 
 def summarize(prompt: str, sentences: int, *, non_ascii: bool = False) -> str:

@@ -314,3 +314,13 @@ def test_tokenizer_round_trips_text() -> None:
 
 def test_prompt_document_drops_markers() -> None:
     assert prompt_document(PROMPT) == DOCUMENT
+
+
+def test_summary_skips_longer_instruction() -> None:
+    prompt = (
+        "[INST] The bus runs at nine. It stops twice.\n\n"
+        "Summarize the document above in a few sentences, and answer with the summary alone."
+        " [/INST]"
+    )
+
+    assert prompt_document(prompt) == "The bus runs at nine. It stops twice."
