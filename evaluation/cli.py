@@ -188,7 +188,10 @@ def run_command(arguments: argparse.Namespace) -> int:
             " to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        sys.stderr.flush()
+        # Calls in flight run in the client's worker threads, which the interpreter would
+        # join at exit, up to the read timeout. Finished cases are already on disk.
+        os._exit(EXIT_INTERRUPTED)
 
     thresholds: dict[str, float] = {name: value for name, value in dataset.thresholds.items()}
     if arguments.min_score is not None:

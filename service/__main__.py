@@ -23,6 +23,10 @@ EXIT_INVALID = 2
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
+# Libraries whose debug output contains secrets or request bodies.
+QUIET_LIBRARY_LOGGERS = ("boto3", "botocore", "urllib3")
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m service",
@@ -42,7 +46,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
-        help="Set the minimum level of log lines, the access log included (default: %(default)s).",
+        help=(
+            "Set the minimum level of log lines, the access log included (default: "
+            "%(default)s). boto3, botocore and urllib3 stay at info or above, because their "
+            "debug lines contain credentials and request bodies."
+        ),
     )
     return parser.parse_args(argv)
 
@@ -55,12 +63,27 @@ def print_problems(error: ValidationError, env_prefix: str) -> None:
         print(f"error: {name}: {problem['msg']}", file=sys.stderr)
 
 
+def configure_logging(level: str) -> None:
+    """Log at ``level``, except that boto3, botocore and urllib3 never go below info.
+
+    botocore's debug lines print request headers, a session token among them, and request
+    bodies, which contain the document.
+    """
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # The service is the program, so its configuration replaces any handlers an
+        # imported library may have set up.
+        force=True,
+    )
+    for name in QUIET_LIBRARY_LOGGERS:
+        library_logger = logging.getLogger(name)
+        library_logger.setLevel(max(library_logger.getEffectiveLevel(), logging.INFO))
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    logging.basicConfig(
-        level=arguments.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(arguments.log_level)
     try:
         client_settings = ClientSettings()
     except ValidationError as error:
