@@ -1,6 +1,13 @@
 """Calling side of the endpoint: a TGI client for SageMaker, prompt templates and tasks."""
 
-from inference.base import Generation, GenerationParameters, InferenceClient
+from inference.base import (
+    Generation,
+    GenerationParameters,
+    InferenceClient,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
 from inference.errors import (
     EndpointNotFoundError,
     InferenceError,
@@ -39,10 +46,13 @@ __all__ = [
     "PromptError",
     "PromptTemplate",
     "SageMakerTgiClient",
+    "StreamEnd",
     "StreamError",
+    "StreamEvent",
     "SummarizeShortDocument",
     "Summary",
     "Task",
+    "TextDelta",
     "ThrottledError",
     "template_for_model",
 ]

@@ -1,4 +1,4 @@
-"""The prompt-independent client interface and TGI's generation parameters and result."""
+"""The prompt-independent client interface, TGI's generation parameters and its results."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 # Items the consumer cannot yield ahead of; the producing thread blocks once this many wait.
 STREAM_QUEUE_CAPACITY = 16
@@ -58,11 +58,34 @@ class Generation:
     input_tokens: int | None
 
 
+@dataclass(frozen=True)
+class TextDelta:
+    """The next piece of a streamed generation's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The last event of a stream that finished without an error.
+
+    The fields mean what they mean in ``Generation``. They are None when the endpoint
+    returns no details, and always None from the default ``stream_events``.
+    """
+
+    finish_reason: str | None
+    generated_tokens: int | None
+
+
+StreamEvent: TypeAlias = TextDelta | StreamEnd
+
+
 class InferenceClient(ABC):
     """A text-generation endpoint, called with an already rendered prompt.
 
     The async methods run the synchronous ones in a thread, so a subclass only implements
-    ``generate`` and ``stream`` and never blocks an event loop.
+    ``generate`` and ``stream`` and never blocks an event loop. A subclass that can read
+    the finish reason of a stream also overrides ``stream_events``.
     """
 
     endpoint_name: str
@@ -75,6 +98,17 @@ class InferenceClient(ABC):
     def stream(self, prompt: str, parameters: GenerationParameters | None = None) -> Iterator[str]:
         """Generate a completion of ``prompt`` and yield its text in pieces as they arrive."""
 
+    def stream_events(
+        self, prompt: str, parameters: GenerationParameters | None = None
+    ) -> Iterator[StreamEvent]:
+        """Generate like ``stream``, yielding a TextDelta per piece and then one StreamEnd.
+
+        A stream that fails raises instead of yielding the StreamEnd. This default wraps
+        ``stream``, so its StreamEnd carries no details, and errors raise where ``stream``
+        raises them. Closing the iterator closes the one from ``stream``.
+        """
+        return _events_of_pieces(self.stream(prompt, parameters))
+
     async def agenerate(
         self, prompt: str, parameters: GenerationParameters | None = None
     ) -> Generation:
@@ -85,9 +119,28 @@ class InferenceClient(ABC):
     ) -> AsyncIterator[str]:
         return iterate_in_thread(lambda: self.stream(prompt, parameters))
 
+    def astream_events(
+        self, prompt: str, parameters: GenerationParameters | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Run ``stream_events`` in a thread; every error raises from the async iterator."""
+        return iterate_in_thread(lambda: self.stream_events(prompt, parameters))
+
     def close(self) -> None:
         """Release the client's connections and threads; this default holds none."""
         return
+
+
+def _events_of_pieces(pieces: Iterator[str]) -> Iterator[StreamEvent]:
+    try:
+        for piece in pieces:
+            yield TextDelta(piece)
+    finally:
+        # Closed explicitly, so that a consumer that stops early releases the text stream's
+        # connection now rather than when the garbage collector finalizes the iterator.
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    yield StreamEnd(finish_reason=None, generated_tokens=None)
 
 
 _Kind = Literal["item", "error", "end"]

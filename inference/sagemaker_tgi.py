@@ -8,7 +8,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +17,14 @@ import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inference.base import Generation, GenerationParameters, InferenceClient
+from inference.base import (
+    Generation,
+    GenerationParameters,
+    InferenceClient,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
 from inference.error_mapping import (
     STREAM_ERROR_CODES,
     error_from_client_error,
@@ -117,6 +124,17 @@ class SageMakerTgiClient(InferenceClient):
     def stream(self, prompt: str, parameters: GenerationParameters | None = None) -> Iterator[str]:
         """Open the stream now and return an iterator over its text.
 
+        The text and the errors are those of ``stream_events``.
+        """
+        return _texts_of(self.stream_events(prompt, parameters))
+
+    def stream_events(
+        self, prompt: str, parameters: GenerationParameters | None = None
+    ) -> Generator[StreamEvent, None, None]:
+        """Open the stream now and return an iterator over its events.
+
+        The StreamEnd carries the finish reason and generated token count of TGI's final
+        event. A matched stop sequence is not in the text, as in ``generate``.
         Errors before the first part (an invalid request, a missing endpoint, throttling)
         raise here; errors after it raise from the iterator as StreamError or
         InferenceTimeoutError. Closing the iterator closes the HTTP response.
@@ -191,22 +209,24 @@ class SageMakerTgiClient(InferenceClient):
 
     def _read_stream(
         self, event_stream: Any, stop: tuple[str, ...], request_id: str | None
-    ) -> Iterator[str]:
+    ) -> Generator[StreamEvent, None, None]:
         parser = TgiStreamParser()
         holdback = StopSequenceHoldback(stop)
         try:
             for event in event_stream:
                 for tgi_event in self._tgi_events(event, parser, request_id):
-                    text, finished = self._consume(tgi_event, holdback, request_id)
+                    text, end = self._consume(tgi_event, holdback, request_id)
                     if text:
-                        yield text
-                    if finished:
+                        yield TextDelta(text)
+                    if end is not None:
+                        yield end
                         return
             for tgi_event in parser.close():
-                text, finished = self._consume(tgi_event, holdback, request_id)
+                text, end = self._consume(tgi_event, holdback, request_id)
                 if text:
-                    yield text
-                if finished:
+                    yield TextDelta(text)
+                if end is not None:
+                    yield end
                     return
             raise StreamError(
                 "the response stream ended before TGI's final event",
@@ -256,8 +276,8 @@ class SageMakerTgiClient(InferenceClient):
 
     def _consume(
         self, event: TgiStreamEvent, holdback: StopSequenceHoldback, request_id: str | None
-    ) -> tuple[str, bool]:
-        """Return the text an event adds and whether it was TGI's final event."""
+    ) -> tuple[str, StreamEnd | None]:
+        """Return the text an event adds, and the StreamEnd when it was TGI's final event."""
         if event.error is not None:
             raise StreamError(
                 "TGI reported an error in the response stream",
@@ -270,9 +290,9 @@ class SageMakerTgiClient(InferenceClient):
         if event.token_text and not event.special:
             text = holdback.push(event.token_text)
         if event.is_final:
-            finish_reason = (event.details or {}).get("finish_reason")
-            return text + holdback.finish(finish_reason), True
-        return text, False
+            end = _stream_end(event.details or {})
+            return text + holdback.finish(end.finish_reason), end
+        return text, None
 
     def _failed(self, error: InferenceError) -> InferenceError:
         # Debug level, because the error is raised to the caller, which logs it once with
@@ -285,6 +305,31 @@ class SageMakerTgiClient(InferenceClient):
             error.upstream_message or error.message,
         )
         return error
+
+
+def _texts_of(events: Generator[StreamEvent, None, None]) -> Iterator[str]:
+    try:
+        for event in events:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        # Closed explicitly, so that a consumer that stops early closes the HTTP response
+        # now rather than when the garbage collector finalizes the event generator.
+        events.close()
+
+
+def _stream_end(details: dict[str, Any]) -> StreamEnd:
+    # A value of an unexpected type becomes None, so callers can rely on the field types.
+    finish_reason = details.get("finish_reason")
+    generated_tokens = details.get("generated_tokens")
+    return StreamEnd(
+        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+        generated_tokens=(
+            generated_tokens
+            if isinstance(generated_tokens, int) and not isinstance(generated_tokens, bool)
+            else None
+        ),
+    )
 
 
 def _request_id(response: dict[str, Any]) -> str | None:

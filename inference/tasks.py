@@ -96,7 +96,7 @@ class SummarizeShortDocument(Task[str, Summary]):
     def prepare(self, document: str) -> tuple[str, GenerationParameters, bool]:
         """Return the prompt, parameters and truncated flag that ``execute`` sends.
 
-        Public so that a caller can stream the same request with ``client.astream``.
+        Public so that a caller can stream the same request with ``client.astream_events``.
         Raises DocumentTooLongError for a document over the budget without ``truncate``.
         """
         if not document.strip():

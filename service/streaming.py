@@ -9,7 +9,7 @@ Events, each one ``data:`` line of JSON followed by a blank line:
 
 - ``data: {"text": "..."}``: the next piece of the summary (event type ``message``);
 - ``event: done`` with ``{"finish_reason", "generated_tokens", "truncated", "endpoint"}``:
-  the summary is complete;
+  the summary is complete. The first two are null when the client reports no details;
 - ``event: error`` with the same ``{"error": {"code", "message", "request_id"}}`` body as
   an error response: the stream failed, and no ``done`` follows.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import Request
 
-from inference.base import GenerationParameters
+from inference.base import GenerationParameters, StreamEnd, StreamEvent, TextDelta
 from inference.errors import InferenceError
 from inference.tasks import SummarizeShortDocument
 from service.errors import (
@@ -70,47 +70,55 @@ async def open_summary_stream(
     of opening the stream or of reading its first piece, for the app's error handlers.
     """
     prompt, parameters, truncated = summary_request(task, document)
-    pieces = task.client.astream(prompt, parameters)
+    events = task.client.astream_events(prompt, parameters)
     # The model often starts with a space or a line break, which the non-streaming route
     # strips from the summary. Skipping leading whitespace here keeps both routes alike.
     first = ""
-    async for piece in pieces:
-        first = piece.lstrip()
+    end: StreamEnd | None = None
+    async for event in events:
+        if isinstance(event, StreamEnd):
+            end = event
+            break
+        first = event.text.lstrip()
         if first:
             break
-    # NOTE: the client's astream yields text only and drops TGI's final details, so the
-    # done event cannot report finish_reason and generated_tokens yet and sends null.
-    done = {
-        "finish_reason": None,
-        "generated_tokens": None,
-        "truncated": truncated,
-        "endpoint": endpoint_name,
-    }
     return _summary_events(
         first,
-        pieces,
+        end,
+        events,
+        truncated=truncated,
+        endpoint_name=endpoint_name,
         request_id=request_id_of(request),
         route=request.url.path,
         document_chars=len(document),
-        done=done,
     )
 
 
 async def _summary_events(
     first: str,
-    pieces: AsyncIterator[str],
+    end: StreamEnd | None,
+    events: AsyncIterator[StreamEvent],
     *,
+    truncated: bool,
+    endpoint_name: str,
     request_id: str,
     route: str,
     document_chars: int,
-    done: dict[str, Any],
 ) -> AsyncIterator[bytes]:
+    """Encode the text events, then the done event, or an error event if the stream fails.
+
+    ``end`` is the StreamEnd already read, when the stream ended before any text.
+    """
     try:
         if first:
             yield format_event({"text": first})
-        async for piece in pieces:
-            if piece:
-                yield format_event({"text": piece})
+        if end is None:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        yield format_event({"text": event.text})
+                else:
+                    end = event
     except InferenceError as error:
         failure = classify_upstream_error(error)
         log_upstream_failure(
@@ -132,7 +140,16 @@ async def _summary_events(
         return
     finally:
         # Stops the client's reader thread when the client disconnects mid-stream.
-        close = getattr(pieces, "aclose", None)
+        close = getattr(events, "aclose", None)
         if close is not None:
             await close()
+    # An InferenceClient subclass that overrides stream_events may end without a StreamEnd,
+    # so a missing one is reported as no details rather than as a failure.
+    details = end or StreamEnd(finish_reason=None, generated_tokens=None)
+    done = {
+        "finish_reason": details.finish_reason,
+        "generated_tokens": details.generated_tokens,
+        "truncated": truncated,
+        "endpoint": endpoint_name,
+    }
     yield format_event(done, event="done")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from inference.base import GenerationParameters
+from inference.base import GenerationParameters, StreamEnd, StreamEvent, TextDelta
 from inference.errors import (
     EndpointNotFoundError,
     InferenceError,
@@ -90,6 +90,45 @@ def test_stop_sequence_stripped_in_both_operations(runtime: LocalRuntime) -> Non
     assert generation.finish_reason == "stop_sequence"
     assert not generation.text.endswith("cars")
     assert streamed == generation.text
+
+
+@pytest.mark.parametrize(
+    ("parameters", "finish_reason"),
+    [
+        (GenerationParameters(max_new_tokens=5), "length"),
+        (GenerationParameters(max_new_tokens=200), "eos_token"),
+        (GenerationParameters(max_new_tokens=200, stop=("cars",)), "stop_sequence"),
+    ],
+)
+def test_stream_events_match_generate(
+    runtime: LocalRuntime, parameters: GenerationParameters, finish_reason: str
+) -> None:
+    client = make_client(runtime)
+
+    generation = client.generate(PROMPT, parameters)
+    events = list(client.stream_events(PROMPT, parameters))
+
+    texts = [event.text for event in events if isinstance(event, TextDelta)]
+    assert len(texts) == len(events) - 1
+    assert "".join(texts) == generation.text
+    # Equal texts could both still end with the stop sequence, so check for it too.
+    assert not "".join(texts).endswith("cars")
+    assert events[-1] == StreamEnd(
+        finish_reason=finish_reason, generated_tokens=generation.generated_tokens
+    )
+    assert generation.finish_reason == finish_reason
+
+
+def test_astream_events_end_with_details(runtime: LocalRuntime) -> None:
+    client = make_client(runtime)
+    parameters = GenerationParameters(max_new_tokens=5)
+
+    async def collect_events() -> list[StreamEvent]:
+        return [event async for event in client.astream_events(PROMPT, parameters)]
+
+    events = asyncio.run(collect_events())
+
+    assert events[-1] == StreamEnd(finish_reason="length", generated_tokens=5)
 
 
 def test_latency(runtime: LocalRuntime) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
 
-from inference.base import GenerationParameters
+from inference.base import GenerationParameters, StreamEnd, StreamEvent, TextDelta
 from inference.errors import (
     EndpointNotFoundError,
     InvalidRequestError,
@@ -344,6 +344,108 @@ def test_stream_ending_without_final_event() -> None:
         list(client.stream("hi"))
 
 
+@pytest.mark.parametrize(
+    ("events", "finish_reason", "expected_text"),
+    [
+        ([token("Hel"), final("lo", "Hello", "length")], "length", "Hello"),
+        ([token("Hel"), token("lo"), final("</s>", "Hello", "eos_token")], "eos_token", "Hello"),
+        (
+            [token("Answer"), token("\n#"), token("##"), final("", "Answer\n###", "stop_sequence")],
+            "stop_sequence",
+            "Answer\n",
+        ),
+    ],
+)
+def test_stream_events_end_with_details(
+    events: list[dict[str, Any]], finish_reason: str, expected_text: str
+) -> None:
+    client, fake = make_client()
+    stream = FakeEventStream(parts(*[sse(event) for event in events]))
+    fake.results.append(stream_response(stream))
+
+    received = list(client.stream_events("hi", GenerationParameters(stop=("###",))))
+
+    texts = [event.text for event in received[:-1] if isinstance(event, TextDelta)]
+    assert len(texts) == len(received) - 1
+    assert "".join(texts) == expected_text
+    assert received[-1] == StreamEnd(finish_reason=finish_reason, generated_tokens=3)
+    assert stream.closed
+
+
+def test_stream_events_stop_sequence_over_final_token() -> None:
+    client, fake = make_client()
+    # The stop sequence arrives whole in the final event's token, after text was held back.
+    events = [token("Done"), token("."), final("\nUser:", "Done.\nUser:", "stop_sequence")]
+    fake.results.append(stream_response(FakeEventStream(parts(*[sse(e) for e in events]))))
+
+    received = list(client.stream_events("hi", GenerationParameters(stop=("\nUser:",))))
+
+    assert received == [
+        TextDelta("Done"),
+        TextDelta("."),
+        StreamEnd(finish_reason="stop_sequence", generated_tokens=3),
+    ]
+
+
+def test_stream_events_without_details() -> None:
+    client, fake = make_client()
+    events = [token("a"), {"token": {"id": 2, "text": "b"}, "generated_text": "ab"}]
+    fake.results.append(stream_response(FakeEventStream(parts(*[sse(e) for e in events]))))
+
+    received = list(client.stream_events("hi"))
+
+    assert received == [
+        TextDelta("a"),
+        TextDelta("b"),
+        StreamEnd(finish_reason=None, generated_tokens=None),
+    ]
+
+
+def test_stream_events_ignore_malformed_details() -> None:
+    client, fake = make_client()
+    final_event = {
+        "token": {"id": 2, "text": "b"},
+        "generated_text": "b",
+        "details": {"finish_reason": 1, "generated_tokens": True},
+    }
+    fake.results.append(stream_response(FakeEventStream(parts(sse(final_event)))))
+
+    received = list(client.stream_events("hi"))
+
+    assert received[-1] == StreamEnd(finish_reason=None, generated_tokens=None)
+
+
+def test_stream_events_open_error() -> None:
+    client, fake = make_client(max_retries=0)
+    fake.results.append(throttling_error())
+
+    with pytest.raises(ThrottledError):
+        client.stream_events("hi")
+
+
+def test_stream_events_error_after_text() -> None:
+    client, fake = make_client()
+    fake.results.append(stream_response(FakeEventStream(parts(sse(token("a"))))))
+
+    received: list[StreamEvent] = []
+    with pytest.raises(StreamError, match="before TGI's final event"):
+        received.extend(client.stream_events("hi"))
+
+    assert received == [TextDelta("a")]
+
+
+def test_stream_events_closed_when_consumer_stops() -> None:
+    client, fake = make_client()
+    stream = FakeEventStream(parts(*(sse(token(str(i))) for i in range(5))))
+    fake.results.append(stream_response(stream))
+
+    events = client.stream_events("hi")
+    assert next(events) == TextDelta("0")
+    events.close()
+
+    assert stream.closed
+
+
 def test_stream_closed_when_consumer_stops() -> None:
     client, fake = make_client()
     stream = FakeEventStream(parts(*(sse(token(str(i))) for i in range(5))))
@@ -397,6 +499,23 @@ def test_astream_raises_stream_error() -> None:
 
     with pytest.raises(StreamError):
         asyncio.run(collect())
+
+
+def test_astream_events_end_with_details() -> None:
+    client, fake = make_client()
+    events = [token("Hel"), final("lo", "Hello", "length")]
+    fake.results.append(stream_response(FakeEventStream(parts(*[sse(e) for e in events]))))
+
+    async def collect() -> list[StreamEvent]:
+        return [event async for event in client.astream_events("hi")]
+
+    received = asyncio.run(collect())
+
+    assert received == [
+        TextDelta("Hel"),
+        TextDelta("lo"),
+        StreamEnd(finish_reason="length", generated_tokens=3),
+    ]
 
 
 def test_astream_early_stop_closes_stream() -> None:

@@ -18,7 +18,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from inference.base import Generation, GenerationParameters, InferenceClient
+from inference.base import (
+    Generation,
+    GenerationParameters,
+    InferenceClient,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
 from inference.settings import ClientSettings
 from service.app import create_app
 from service.settings import ENV_PREFIX, ServiceSettings
@@ -36,7 +43,8 @@ class FakeInferenceClient(InferenceClient):
     they never block the loop). ``error`` is raised instead of a result, at the call or
     at the stream's first piece, as the real client raises errors of opening the stream.
     ``stream_error`` is raised after ``stream_error_after`` pieces have been yielded.
-    ``piece_latency`` is slept before each piece of ``astream``.
+    ``piece_latency`` is slept before each piece of ``astream_events``, whose StreamEnd
+    carries ``finish_reason`` and ``generated_tokens``.
     """
 
     def __init__(
@@ -119,15 +127,15 @@ class FakeInferenceClient(InferenceClient):
         finally:
             self._leave()
 
-    def astream(
+    def astream_events(
         self, prompt: str, parameters: GenerationParameters | None = None
-    ) -> AsyncIterator[str]:
-        return self._astream(prompt, parameters)
+    ) -> AsyncIterator[StreamEvent]:
+        return self._astream_events(prompt, parameters)
 
-    async def _astream(
+    async def _astream_events(
         self, prompt: str, parameters: GenerationParameters | None
-    ) -> AsyncIterator[str]:
-        self._enter("astream", prompt, parameters)
+    ) -> AsyncIterator[StreamEvent]:
+        self._enter("astream_events", prompt, parameters)
         try:
             await asyncio.sleep(self.latency)
             if self.error is not None:
@@ -138,9 +146,12 @@ class FakeInferenceClient(InferenceClient):
                 await asyncio.sleep(self.piece_latency)
                 with self._lock:
                     self.pieces_sent += 1
-                yield piece
+                yield TextDelta(piece)
             if self.stream_error is not None:
                 raise self.stream_error
+            yield StreamEnd(
+                finish_reason=self.finish_reason, generated_tokens=self.generated_tokens
+            )
         finally:
             self._leave()
             with self._lock:

@@ -138,6 +138,26 @@ def test_stream_matches_summarize(service_url: str) -> None:
     assert {event.event for event in events[:-1]} == {"message"}
     text = "".join(event.data["text"] for event in events[:-1])
     assert text.strip() == summary.json()["summary"]
+    assert events[-1].data["finish_reason"] == summary.json()["finish_reason"]
+    assert events[-1].data["generated_tokens"] == summary.json()["generated_tokens"]
+
+
+@pytest.mark.parametrize(("max_new_tokens", "finish_reason"), [(3, "length"), (200, "eos_token")])
+def test_stream_done_reports_details(
+    service_url: str, max_new_tokens: int, finish_reason: str
+) -> None:
+    body = {"document": DOCUMENT, "max_new_tokens": max_new_tokens}
+
+    summary = httpx.post(f"{service_url}/summarize", json=body, timeout=30)
+    streamed = httpx.post(f"{service_url}/summarize/stream", json=body, timeout=30)
+
+    done = parse_event_stream(streamed.text)[-1]
+    assert done.event == "done"
+    assert done.data["finish_reason"] == finish_reason
+    generated_tokens = done.data["generated_tokens"]
+    assert isinstance(generated_tokens, int)
+    assert 0 < generated_tokens <= max_new_tokens
+    assert generated_tokens == summary.json()["generated_tokens"]
 
 
 def test_stream_with_split_multibyte_parts(service_url: str, runtime: LocalRuntime) -> None:

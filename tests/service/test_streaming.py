@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from inference.base import Generation, GenerationParameters, InferenceClient
 from service.app import create_app
 from service.streaming import format_event
 from tests.service.conftest import (
@@ -17,8 +20,29 @@ from tests.service.conftest import (
 pytestmark = pytest.mark.anyio
 
 
+class TextOnlyClient(InferenceClient):
+    """A client that implements only ``generate`` and ``stream``, as the interface allows."""
+
+    endpoint_name = FAKE_ENDPOINT
+
+    def __init__(self, pieces: tuple[str, ...]) -> None:
+        self.pieces = pieces
+
+    def generate(self, prompt: str, parameters: GenerationParameters | None = None) -> Generation:
+        return Generation(
+            text="".join(self.pieces), finish_reason=None, generated_tokens=None, input_tokens=None
+        )
+
+    def stream(self, prompt: str, parameters: GenerationParameters | None = None) -> Iterator[str]:
+        yield from self.pieces
+
+
 async def test_stream_sends_pieces_then_done() -> None:
-    fake_client = FakeInferenceClient(pieces=(" The document", " says", " three things."))
+    fake_client = FakeInferenceClient(
+        pieces=(" The document", " says", " three things."),
+        finish_reason="eos_token",
+        generated_tokens=7,
+    )
 
     async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
         response = await client.post("/summarize/stream", json={"document": "A document."})
@@ -37,6 +61,36 @@ async def test_stream_sends_pieces_then_done() -> None:
         {"text": " three things."},
     ]
     assert events[-1].data == {
+        "finish_reason": "eos_token",
+        "generated_tokens": 7,
+        "truncated": False,
+        "endpoint": FAKE_ENDPOINT,
+    }
+
+
+async def test_stream_done_without_details_is_null() -> None:
+    fake_client = FakeInferenceClient(finish_reason=None, generated_tokens=None)
+
+    async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
+        response = await client.post("/summarize/stream", json={"document": "A document."})
+
+    done = parse_event_stream(response.text)[-1]
+    assert done.event == "done"
+    assert done.data["finish_reason"] is None
+    assert done.data["generated_tokens"] is None
+
+
+async def test_stream_with_text_only_client() -> None:
+    text_client = TextOnlyClient(pieces=(" Short", " summary."))
+
+    async with asgi_client(create_app(make_settings(), client=text_client)) as client:
+        response = await client.post("/summarize/stream", json={"document": "A document."})
+
+    events = parse_event_stream(response.text)
+    assert [event.event for event in events] == ["message", "message", "done"]
+    assert [event.data["text"] for event in events[:2]] == ["Short", " summary."]
+    # The default stream_events has no finish reason to report.
+    assert events[-1].data == {
         "finish_reason": None,
         "generated_tokens": None,
         "truncated": False,
@@ -45,7 +99,7 @@ async def test_stream_sends_pieces_then_done() -> None:
 
 
 async def test_stream_wire_format() -> None:
-    fake_client = FakeInferenceClient(pieces=("Two\nlines",))
+    fake_client = FakeInferenceClient(pieces=("Two\nlines",), finish_reason="length")
 
     async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
         response = await client.post("/summarize/stream", json={"document": "A document."})
@@ -53,7 +107,7 @@ async def test_stream_wire_format() -> None:
     assert response.text == (
         'data: {"text": "Two\\nlines"}\n\n'
         "event: done\n"
-        'data: {"finish_reason": null, "generated_tokens": null, "truncated": false, '
+        'data: {"finish_reason": "length", "generated_tokens": 7, "truncated": false, '
         '"endpoint": "fake-endpoint"}\n\n'
     )
 
@@ -68,14 +122,17 @@ async def test_stream_skips_whitespace_only_first_pieces() -> None:
     assert texts == ["Summary", " text."]
 
 
-async def test_stream_without_text_sends_only_done() -> None:
-    fake_client = FakeInferenceClient(pieces=())
+@pytest.mark.parametrize("pieces", [(), (" ", "\n")])
+async def test_stream_without_text_sends_only_done(pieces: tuple[str, ...]) -> None:
+    fake_client = FakeInferenceClient(pieces=pieces, finish_reason="eos_token", generated_tokens=2)
 
     async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
         response = await client.post("/summarize/stream", json={"document": "A document."})
 
     events = parse_event_stream(response.text)
     assert [event.event for event in events] == ["done"]
+    assert events[0].data["finish_reason"] == "eos_token"
+    assert events[0].data["generated_tokens"] == 2
 
 
 async def test_stream_sends_same_prompt_as_summarize() -> None:
@@ -87,7 +144,7 @@ async def test_stream_sends_same_prompt_as_summarize() -> None:
         await client.post("/summarize/stream", json=body)
 
     (method_a, prompt_a, parameters_a), (method_b, prompt_b, parameters_b) = fake_client.calls
-    assert (method_a, method_b) == ("agenerate", "astream")
+    assert (method_a, method_b) == ("agenerate", "astream_events")
     assert prompt_a == prompt_b
     assert parameters_a == parameters_b
 
