@@ -37,19 +37,18 @@ from benchmarks.local_servers import (
     benchmark_environment,
     describe_machine,
     exit_on_sigterm,
-    free_port,
     load_average,
     running_server,
     today,
     use_benchmark_environment,
-    write_section,
 )
-from benchmarks.synth import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT
+from benchmarks.report import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT, write_section
 from inference.base import GenerationParameters
 from inference.prompts import Message, template_for_model
 from inference.sagemaker_tgi import SageMakerTgiClient
 from inference.settings import ClientSettings
 from inference.tgi import build_payload
+from rehearsal.cdk_env import free_port
 
 SECTION_START = "<!-- benchmark:client-overhead:start -->"
 SECTION_END = "<!-- benchmark:client-overhead:end -->"

@@ -11,7 +11,6 @@ import datetime
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from types import FrameType
 
 import httpx
 
-from benchmarks.synth import DOC_HEADER, DOC_PATH, REPO_ROOT, cpu_model, total_memory
+from benchmarks.report import REPO_ROOT, cpu_model, total_memory
 
 HOST = "127.0.0.1"
 REGION = "eu-west-1"
@@ -86,17 +85,6 @@ def exit_on_sigterm() -> None:
         raise SystemExit(128 + signal_number)
 
     signal.signal(signal.SIGTERM, raise_system_exit)
-
-
-def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that was free a moment ago.
-
-    The server binds it a little later, so another process could take it in between.
-    The server's start then fails, and the health check reports its output.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -215,16 +203,3 @@ def describe_machine(environment: Mapping[str, str]) -> list[tuple[str, str]]:
 
 def today() -> str:
     return datetime.datetime.now(tz=datetime.UTC).date().isoformat()
-
-
-def write_section(section_start: str, section_end: str, section: str) -> None:
-    """Replace the section between the two markers in the doc, or append it."""
-    text = DOC_PATH.read_text() if DOC_PATH.exists() else DOC_HEADER
-    start = text.find(section_start)
-    end = text.find(section_end)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(section_end) :].removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DOC_PATH.write_text(text)

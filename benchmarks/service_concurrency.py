@@ -39,14 +39,13 @@ from benchmarks.local_servers import (
     benchmark_environment,
     describe_machine,
     exit_on_sigterm,
-    free_port,
     load_average,
     running_server,
     today,
-    write_section,
 )
-from benchmarks.synth import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT
+from benchmarks.report import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT, write_section
 from inference.settings import ClientSettings
+from rehearsal.cdk_env import free_port
 
 SECTION_START = "<!-- benchmark:service-concurrency:start -->"
 SECTION_END = "<!-- benchmark:service-concurrency:end -->"

@@ -27,18 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import (
+    DOC_LINE_WIDTH,
+    DOC_PATH,
+    REPO_ROOT,
+    command_output,
+    cpu_model,
+    total_memory,
+    write_section,
+)
 from rehearsal.cdk_env import offline_cdk_environment
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 SECTION_START = "<!-- benchmark:synth:start -->"
 SECTION_END = "<!-- benchmark:synth:end -->"
-DOC_LINE_WIDTH = 92
-DOC_HEADER = """# Benchmarks
-
-Each section below is written by the script that it names. Rerun the script to update its
-section, and keep the other sections as they are.
-"""
 
 MAX_RATIO = 1.20
 DEFAULT_RUNS = 7
@@ -146,39 +147,6 @@ def check_same_resources(package: Any, minimal: Any) -> None:
         sys.exit(EXIT_SETUP_FAILED)
 
 
-def command_output(command: list[str], environment: dict[str, str]) -> str:
-    result = subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        return "unknown"
-    return result.stdout.strip()
-
-
-def cpu_model() -> str:
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    for line in cpuinfo.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def total_memory(environment: dict[str, str]) -> str:
-    """Return the total column of the ``Mem:`` line of ``free -h``."""
-    for line in command_output(["free", "-h"], environment).splitlines():
-        if line.startswith("Mem:"):
-            return line.split()[1]
-    return "unknown"
-
-
 def describe_machine(python: str, environment: dict[str, str]) -> list[tuple[str, str]]:
     cdk_lib_version = command_output(
         [python, "-c", "import importlib.metadata as m; print(m.version('aws-cdk-lib'))"],
@@ -264,19 +232,6 @@ def render_section(
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of the doc, or append it if there is none yet."""
-    text = DOC_PATH.read_text() if DOC_PATH.exists() else DOC_HEADER
-    start = text.find(SECTION_START)
-    end = text.find(SECTION_END)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(SECTION_END) :].removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DOC_PATH.write_text(text)
-
-
 def main() -> int:
     arguments = parse_arguments()
     python = app_python()
@@ -311,7 +266,11 @@ def main() -> int:
         machine = describe_machine(python, environment)
 
     ratio = statistics.median(package.seconds) / statistics.median(minimal.seconds)
-    write_section(render_section(package, minimal, ratio, machine, arguments.runs))
+    write_section(
+        SECTION_START,
+        SECTION_END,
+        render_section(package, minimal, ratio, machine, arguments.runs),
+    )
     for app in (package, minimal):
         print(
             f"{app.label}: median {statistics.median(app.seconds):.2f} s,"
