@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from deploy_config import ConfigError, load_config, plan_deployment
+from deploy_config.catalog import instance_catalog
 from deploy_config.images import tgi_versions
+from deploy_config.validation import sagemaker_hosting_instance_types
 
 MISTRAL_7B = "mistralai/Mistral-7B-Instruct-v0.2"
 LLAMA_2_7B = "meta-llama/Llama-2-7b-chat-hf"
@@ -575,3 +577,10 @@ PASSING_CASES = [
 @pytest.mark.parametrize("overrides", PASSING_CASES)
 def test_valid_config_has_no_problems(overrides: dict[str, Any]) -> None:
     assert problem_lines(**overrides) == []
+
+
+def test_catalog_types_are_hosting_types() -> None:
+    """Validation trusts the catalog without loading botocore's enum, so this must hold."""
+    hosting_types = sagemaker_hosting_instance_types()
+
+    assert [name for name in instance_catalog().instances if name not in hosting_types] == []
