@@ -127,9 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _client(endpoint: str, region: str | None) -> SageMakerTgiClient:
-    # boto3 1.44 reads AWS_DEFAULT_REGION but not AWS_REGION, which GitHub's
-    # configure-aws-credentials action and the AWS CLI set, so AWS_REGION is read here.
-    region = region or os.environ.get("AWS_REGION") or None
+    # Without --region the client falls back to AWS_REGION and then to boto3's own lookup.
     # endpoint_url stays unset, so boto3 honours AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME.
     return SageMakerTgiClient(ClientSettings(endpoint_name=endpoint, region=region))
 

@@ -10,9 +10,11 @@ from inference.base import (
 )
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InferenceError,
     InferenceTimeoutError,
     InvalidRequestError,
+    MissingRegionError,
     ModelError,
     StreamError,
     ThrottledError,
@@ -25,7 +27,7 @@ from inference.prompts import (
     PromptTemplate,
     template_for_model,
 )
-from inference.sagemaker_tgi import SageMakerTgiClient
+from inference.sagemaker_tgi import SageMakerTgiClient, resolve_region
 from inference.settings import ClientSettings
 from inference.tasks import DocumentTooLongError, SummarizeShortDocument, Summary, Task
 
@@ -33,6 +35,7 @@ __all__ = [
     "ClientSettings",
     "DocumentTooLongError",
     "EndpointNotFoundError",
+    "EndpointUnavailableError",
     "Generation",
     "GenerationParameters",
     "InferenceClient",
@@ -41,6 +44,7 @@ __all__ = [
     "InvalidRequestError",
     "Llama2ChatTemplate",
     "Message",
+    "MissingRegionError",
     "MistralInstructTemplate",
     "ModelError",
     "PromptError",
@@ -54,5 +58,6 @@ __all__ = [
     "Task",
     "TextDelta",
     "ThrottledError",
+    "resolve_region",
     "template_for_model",
 ]

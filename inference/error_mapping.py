@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InferenceError,
     InferenceTimeoutError,
     InvalidRequestError,
@@ -21,6 +22,13 @@ from inference.errors import (
 # Codes SageMaker uses for a stream that failed after it started. botocore raises them
 # from the EventStream iterator, or yields them as keys of an event.
 STREAM_ERROR_CODES = ("ModelStreamError", "InternalStreamFailure")
+
+# Codes of an endpoint that cannot take the request now but may soon. botocore's service
+# model for sagemaker-runtime (2017-05-13) documents ModelNotReadyException as "Wait and try
+# your request again" and ServiceUnavailable as "Try your call again". InternalFailure (500)
+# is left out: the model documents it only as "An internal failure occurred", with no
+# advice to retry, and a retry could repeat a generation that the container already ran.
+UNAVAILABLE_ERROR_CODES = ("ModelNotReadyException", "ServiceUnavailable")
 
 
 def error_from_client_error(error: ClientError, endpoint_name: str) -> InferenceError:
@@ -40,6 +48,12 @@ def error_from_client_error(error: ClientError, endpoint_name: str) -> Inference
     if code == "ThrottlingException":
         return ThrottledError(
             "SageMaker throttled the request; retry later or raise the endpoint's capacity",
+            upstream_message=message,
+            **context,
+        )
+    if code in UNAVAILABLE_ERROR_CODES:
+        return EndpointUnavailableError(
+            f"endpoint {endpoint_name} is temporarily unavailable ({code}); retry later",
             upstream_message=message,
             **context,
         )

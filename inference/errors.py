@@ -1,10 +1,14 @@
-"""Errors raised by inference clients, each naming the endpoint and the upstream message.
+"""Errors raised by inference clients.
 
-The classes follow the failure's cause, not the transport, so a caller (the FastAPI service,
-for one) can map them to its own status codes without knowing botocore's error shapes.
+Each InferenceError names the endpoint and the upstream message. MissingRegionError reports
+a client that has no AWS region. The classes follow the failure's cause, not the transport,
+so a caller (the FastAPI service, for one) can map them to its own status codes without
+knowing botocore's error shapes.
 """
 
 from __future__ import annotations
+
+from botocore.exceptions import NoRegionError
 
 
 class InferenceError(Exception):
@@ -53,6 +57,14 @@ class ThrottledError(InferenceError):
     """SageMaker throttled the request, and every retry was throttled too."""
 
 
+class EndpointUnavailableError(InferenceError):
+    """SageMaker reported the endpoint as temporarily unavailable, and every retry did too.
+
+    SageMaker's ModelNotReadyException (HTTP 429: the model is still loading or a serverless
+    endpoint is still being provisioned) and ServiceUnavailable (HTTP 503).
+    """
+
+
 class InferenceTimeoutError(InferenceError):
     """The invocation or the client's connect or read timed out."""
 
@@ -63,3 +75,17 @@ class EndpointNotFoundError(InferenceError):
 
 class StreamError(InferenceError):
     """A response stream failed after it started, or ended before TGI's final event."""
+
+
+class MissingRegionError(NoRegionError):
+    """No AWS region is configured for a SageMaker client.
+
+    A subclass of botocore's NoRegionError, which boto3 raised in this case before the
+    client checked the region itself, so that code catching NoRegionError still catches it.
+    """
+
+    # BotoCoreError builds the message from ``fmt``.
+    fmt = (
+        "no AWS region is set; set LLM_CLIENT_REGION or AWS_REGION to the endpoint's region"
+        " (AWS_DEFAULT_REGION and the AWS profile's region are read too)"
+    )

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -32,8 +33,10 @@ from inference.error_mapping import (
     stream_error,
 )
 from inference.errors import (
+    EndpointUnavailableError,
     InferenceError,
     InvalidRequestError,
+    MissingRegionError,
     ModelError,
     StreamError,
     ThrottledError,
@@ -45,23 +48,50 @@ from inference.tgi import build_payload, parameter_problems, parse_generation
 logger = logging.getLogger(__name__)
 
 _TRANSPORT_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError)
+# Errors that SageMaker returns for a request it may accept on a later attempt.
+_RETRIED_ERRORS = (ThrottledError, EndpointUnavailableError)
+
+
+def resolve_region(region: str | None, session: boto3.session.Session | None = None) -> str:
+    """Return the AWS region for a client: ``region``, else AWS_REGION, else boto3's own.
+
+    boto3's own resolution reads AWS_DEFAULT_REGION and the profile's region. The AWS SDKs
+    and Tools Reference Guide names AWS_REGION as the region variable, but boto3 1.44 does
+    not read it, so it is read here. Raises MissingRegionError when none of these sets one.
+    """
+    if region:
+        return region
+    from_environment = os.environ.get("AWS_REGION")
+    if from_environment:
+        return from_environment
+    resolved = (session or boto3.session.Session()).region_name
+    if not resolved:
+        raise MissingRegionError()
+    return str(resolved)
 
 
 class SageMakerTgiClient(InferenceClient):
     """Call one SageMaker endpoint that runs TGI, with one boto3 client per instance.
 
-    Only ThrottlingException is retried, by a loop here with jittered exponential backoff:
-    botocore's retry modes also retry 5xx errors and dropped connections, which would
-    repeat a generation that may already have cost up to 60 seconds of GPU time. So
-    botocore's own retries are off (``total_max_attempts`` 1).
+    Only ThrottlingException, ModelNotReadyException and ServiceUnavailable are retried, by
+    a loop here with jittered exponential backoff. botocore's retry modes also retry other
+    5xx errors and dropped connections, which could repeat a generation that already cost
+    up to 60 seconds of GPU time. So botocore's own retries are off (``total_max_attempts``
+    1).
+
+    Raises MissingRegionError when neither the settings nor the environment set a region
+    (see :func:`resolve_region`).
     """
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.endpoint_name = settings.endpoint_name
         self._defaults = settings.default_parameters()
+        # A session of its own, because boto3's default session is not thread-safe to
+        # create clients from; the client itself is safe to share between threads.
+        session = boto3.session.Session()
         config = Config(
-            region_name=settings.region,
+            region_name=resolve_region(settings.region, session),
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
             retries={"mode": "standard", "total_max_attempts": 1},
@@ -70,10 +100,8 @@ class SageMakerTgiClient(InferenceClient):
         client_options: dict[str, Any] = {"config": config}
         if settings.endpoint_url is not None:
             client_options["endpoint_url"] = settings.endpoint_url
-        # A session of its own, because boto3's default session is not thread-safe to
-        # create clients from; the client itself is safe to share between threads.
         # The client is typed Any: the sagemaker-runtime stubs are not installed.
-        self._runtime: Any = boto3.session.Session().client("sagemaker-runtime", **client_options)
+        self._runtime: Any = session.client("sagemaker-runtime", **client_options)
         self._jitter = random.Random()  # noqa: S311 - backoff jitter, not a secret
         # asyncio.to_thread would use the event loop's default executor of
         # min(32, cpu_count + 4) threads, which lets only 6 generations wait on the
@@ -179,13 +207,13 @@ class SageMakerTgiClient(InferenceClient):
                 return operation(**request)
             except ClientError as error:
                 mapped = error_from_client_error(error, self.endpoint_name)
-                if isinstance(mapped, ThrottledError) and attempt < self.settings.max_retries:
+                if isinstance(mapped, _RETRIED_ERRORS) and attempt < self.settings.max_retries:
                     attempt += 1
                     delay = self._backoff_delay(attempt)
                     logger.warning(
-                        "endpoint %s throttled the request (request id %s);"
-                        " retry %d of %d in %.2f s",
+                        "endpoint %s returned %s (request id %s); retry %d of %d in %.2f s",
                         self.endpoint_name,
+                        mapped.error_code,
                         mapped.request_id,
                         attempt,
                         self.settings.max_retries,
@@ -200,7 +228,7 @@ class SageMakerTgiClient(InferenceClient):
 
     def _backoff_delay(self, attempt: int) -> float:
         # Full jitter: a uniform delay below an exponentially growing ceiling spreads out
-        # clients that were throttled at the same moment.
+        # clients that were turned away at the same moment.
         ceiling = min(
             self.settings.retry_max_delay_s,
             self.settings.retry_base_delay_s * 2 ** (attempt - 1),

@@ -26,7 +26,8 @@ class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     endpoint_name: str = Field(min_length=1)
-    # None uses boto3's resolution (AWS_REGION, AWS_DEFAULT_REGION, the profile).
+    # None reads AWS_REGION, then boto3's resolution (AWS_DEFAULT_REGION, the profile's
+    # region). The client raises MissingRegionError if none of them sets a region.
     region: str | None = None
     # Set for an endpoint that hosts the model as a SageMaker inference component.
     inference_component_name: str | None = None
@@ -42,7 +43,8 @@ class ClientSettings(BaseSettings):
 
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=90.0, gt=SAGEMAKER_INVOCATION_TIMEOUT_S)
-    # Retries after a ThrottlingException; no other error is retried.
+    # Retries after a ThrottlingException, ModelNotReadyException or ServiceUnavailable;
+    # no other error is retried.
     max_retries: int = Field(default=3, ge=0)
     # First backoff before a retry, in seconds; each further retry doubles the ceiling.
     retry_base_delay_s: float = Field(default=0.5, ge=0)

@@ -158,3 +158,28 @@ class StopSequenceHoldback:
                     longest = size
                     break
         return longest
+
+
+class WhitespaceStripper:
+    """Strip streamed text as ``str.strip`` strips the whole text, without waiting for the end.
+
+    Leading whitespace is dropped until the first other character. Trailing whitespace is
+    held back until more text arrives, and whatever is still held when the stream ends is
+    dropped, so the joined output equals the joined input's ``strip()``.
+    """
+
+    def __init__(self) -> None:
+        self._started = False
+        self._pending = ""
+
+    def push(self, text: str) -> str:
+        """Add streamed text and return the part that is safe to pass on."""
+        if not self._started:
+            text = text.lstrip()
+            if not text:
+                return ""
+            self._started = True
+        text = self._pending + text
+        ready = text.rstrip()
+        self._pending = text[len(ready) :]
+        return ready

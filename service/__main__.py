@@ -1,7 +1,8 @@
 """Command line: ``python -m service [--host HOST] [--port PORT] [--log-level LEVEL]``.
 
-Reads the settings from the environment and serves the app with uvicorn. Invalid settings
-print one ``error: <field>: <message>`` line per problem and exit 2.
+Reads the settings from the environment and serves the app with uvicorn. Invalid settings,
+and a missing AWS region, print one ``error: <variable>: <message>`` line per problem and
+exit 2.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from deploy_config.catalog import model_catalog
+from inference.errors import MissingRegionError
+from inference.sagemaker_tgi import resolve_region
 from inference.settings import ENV_PREFIX as CLIENT_ENV_PREFIX
 from inference.settings import ClientSettings
 from service.app import create_app
@@ -88,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         client_settings = ClientSettings()
     except ValidationError as error:
         print_problems(error, CLIENT_ENV_PREFIX)
+        return EXIT_INVALID
+    try:
+        # The app creates its client only when uvicorn starts it, where a missing region
+        # would end in a traceback, so the region is checked here first.
+        resolve_region(client_settings.region)
+    except MissingRegionError as error:
+        print(f"error: {CLIENT_ENV_PREFIX}REGION: {error}", file=sys.stderr)
         return EXIT_INVALID
     try:
         settings = ServiceSettings(client=client_settings)

@@ -93,7 +93,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         422: "The body is not valid JSON, a field is missing or invalid, or the document "
         "is empty or contains prompt markers.",
         502: "The endpoint failed, was not found, or rejected the request the service built.",
-        503: "The endpoint throttled the request. Retry after the seconds in Retry-After.",
+        503: "The endpoint throttled the request or is temporarily unavailable. Retry after "
+        "the seconds in Retry-After.",
         504: "The endpoint did not respond in time.",
     }.items()
 }

@@ -10,6 +10,8 @@ Upstream errors map as follows:
 inference error               status  why
 ============================  ======  ==============================================
 ThrottledError                503     temporary; ``Retry-After`` gives the wait
+EndpointUnavailableError      503     temporary (the model is loading, or SageMaker
+                                      is unavailable); ``Retry-After`` gives the wait
 InferenceTimeoutError         504     the endpoint did not respond in time
 ModelError                    502     the model container failed on a valid request
 EndpointNotFoundError         502     a deployment or configuration fault that a
@@ -42,6 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InferenceError,
     InferenceTimeoutError,
     InvalidRequestError,
@@ -66,6 +69,7 @@ class ErrorCode(StrEnum):
     DOCUMENT_TOO_LONG = "document_too_long"
     REQUEST_TOO_LARGE = "request_too_large"
     UPSTREAM_THROTTLED = "upstream_throttled"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     UPSTREAM_TIMEOUT = "upstream_timeout"
     UPSTREAM_MODEL_ERROR = "upstream_model_error"
     ENDPOINT_NOT_FOUND = "endpoint_not_found"
@@ -82,6 +86,8 @@ class ErrorCode(StrEnum):
 FIXED_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UPSTREAM_THROTTLED: "The model endpoint is busy. Retry after the time in the "
     "Retry-After header.",
+    ErrorCode.UPSTREAM_UNAVAILABLE: "The model endpoint is temporarily unavailable. Retry "
+    "after the time in the Retry-After header.",
     ErrorCode.UPSTREAM_TIMEOUT: "The model endpoint did not respond in time.",
     ErrorCode.UPSTREAM_MODEL_ERROR: "The model failed to generate a summary.",
     ErrorCode.ENDPOINT_NOT_FOUND: "The model endpoint is not available.",
@@ -129,11 +135,15 @@ class RequestBodyTooLargeError(HTTPException):
 
 @dataclass(frozen=True)
 class UpstreamFailure:
-    """Status, error code and log level of the response to one kind of inference error."""
+    """Status, error code and log level of the response to one kind of inference error.
+
+    ``retry_after`` marks a temporary failure whose response carries a Retry-After header.
+    """
 
     status_code: int
     code: ErrorCode
     log_level: int
+    retry_after: bool = False
 
 
 def error_body(code: ErrorCode, request_id: str, message: str | None = None) -> ErrorBody:
@@ -158,7 +168,11 @@ def classify_upstream_error(error: InferenceError) -> UpstreamFailure:
     """Return the status, code and log level for an inference error (table in the module doc)."""
     # Subclasses before InferenceError itself, which catches whatever a newer client adds.
     if isinstance(error, ThrottledError):
-        return UpstreamFailure(503, ErrorCode.UPSTREAM_THROTTLED, logging.WARNING)
+        return UpstreamFailure(503, ErrorCode.UPSTREAM_THROTTLED, logging.WARNING, retry_after=True)
+    if isinstance(error, EndpointUnavailableError):
+        return UpstreamFailure(
+            503, ErrorCode.UPSTREAM_UNAVAILABLE, logging.WARNING, retry_after=True
+        )
     if isinstance(error, InferenceTimeoutError):
         return UpstreamFailure(504, ErrorCode.UPSTREAM_TIMEOUT, logging.WARNING)
     if isinstance(error, ModelError):
@@ -277,7 +291,7 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
             document_chars=getattr(request.state, "document_chars", None),
         )
         headers = None
-        if failure.code is ErrorCode.UPSTREAM_THROTTLED:
+        if failure.retry_after:
             headers = {"Retry-After": str(retry_after_seconds)}
         return error_response(failure.status_code, failure.code, request_id, headers=headers)
 

@@ -46,8 +46,9 @@ class ServiceSettings(BaseSettings):
     # If True, TGI drops the beginning of a document over the token budget, and the
     # response sets "truncated". If False, such a document is rejected with 413.
     truncate: bool = False
-    # Seconds in the Retry-After header of a 503 after the endpoint throttled a request;
-    # by then the client has already retried with backoff (LLM_CLIENT_MAX_RETRIES).
+    # Seconds in the Retry-After header of a 503 after the endpoint throttled a request or
+    # was temporarily unavailable. The client has already retried with backoff by then
+    # (LLM_CLIENT_MAX_RETRIES).
     retry_after_seconds: PositiveInt = 5
     client: ClientSettings = Field(default_factory=ClientSettings)
 

@@ -25,6 +25,7 @@ from fastapi import Request
 
 from inference.base import GenerationParameters, StreamEnd, StreamEvent, TextDelta
 from inference.errors import InferenceError
+from inference.streaming import WhitespaceStripper
 from inference.tasks import SummarizeShortDocument
 from service.errors import (
     ErrorCode,
@@ -71,21 +72,25 @@ async def open_summary_stream(
     """
     prompt, parameters, truncated = summary_request(task, document)
     events = task.client.astream_events(prompt, parameters)
-    # The model often starts with a space or a line break, which the non-streaming route
-    # strips from the summary. Skipping leading whitespace here keeps both routes alike.
+    # The non-streaming route returns the task's summary, the generated text with whitespace
+    # stripped from both ends. The model often starts with a space or a line break, and can
+    # put a space before a stop sequence that the client removes. Stripping the stream the
+    # same way keeps both routes alike.
+    stripper = WhitespaceStripper()
     first = ""
     end: StreamEnd | None = None
     async for event in events:
         if isinstance(event, StreamEnd):
             end = event
             break
-        first = event.text.lstrip()
+        first = stripper.push(event.text)
         if first:
             break
     return _summary_events(
         first,
         end,
         events,
+        stripper,
         truncated=truncated,
         endpoint_name=endpoint_name,
         request_id=request_id_of(request),
@@ -98,6 +103,7 @@ async def _summary_events(
     first: str,
     end: StreamEnd | None,
     events: AsyncIterator[StreamEvent],
+    stripper: WhitespaceStripper,
     *,
     truncated: bool,
     endpoint_name: str,
@@ -108,6 +114,7 @@ async def _summary_events(
     """Encode the text events, then the done event, or an error event if the stream fails.
 
     ``end`` is the StreamEnd already read, when the stream ended before any text.
+    ``stripper`` is the one that produced ``first``, since it may hold back whitespace.
     """
     try:
         if first:
@@ -115,8 +122,9 @@ async def _summary_events(
         if end is None:
             async for event in events:
                 if isinstance(event, TextDelta):
-                    if event.text:
-                        yield format_event({"text": event.text})
+                    text = stripper.push(event.text)
+                    if text:
+                        yield format_event({"text": text})
                 else:
                     end = event
     except InferenceError as error:

@@ -15,6 +15,7 @@ import pytest
 from inference.base import GenerationParameters, StreamEnd, StreamEvent, TextDelta
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InferenceError,
     InferenceTimeoutError,
     InvalidRequestError,
@@ -323,9 +324,49 @@ def test_stream_exception_event(runtime: LocalRuntime, exception: Any) -> None:
     assert raised.value.request_id == runtime.invocations()[-1].request_id
 
 
-@pytest.mark.parametrize("error", ["model_not_ready", "service_unavailable", "internal_failure"])
-def test_other_sagemaker_errors_not_retried(runtime: LocalRuntime, error: Any) -> None:
+# (runtime fault, HTTP status and error code SageMaker returns for it)
+UNAVAILABLE_FAULTS = [
+    ("model_not_ready", 429, "ModelNotReadyException"),
+    ("service_unavailable", 503, "ServiceUnavailable"),
+]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+@pytest.mark.parametrize(("error", "status", "code"), UNAVAILABLE_FAULTS)
+def test_unavailable_endpoint_retried(
+    runtime: LocalRuntime, streaming: bool, error: Any, status: int, code: str
+) -> None:
+    runtime.add_faults(Faults(error=error), count=2)
+    client = make_client(runtime, max_retries=2)
+    sent_before = len(runtime.invocations())
+
+    text = call(client, streaming=streaming)
+
+    assert text
+    statuses = [invocation.status for invocation in runtime.invocations()[sent_before:]]
+    assert statuses == [status, status, 200]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+@pytest.mark.parametrize(("error", "status", "code"), UNAVAILABLE_FAULTS)
+def test_unavailable_endpoint_exhausted(
+    runtime: LocalRuntime, streaming: bool, error: Any, status: int, code: str
+) -> None:
     runtime.add_faults(Faults(error=error), count=3)
+    client = make_client(runtime, max_retries=1)
+    sent_before = len(runtime.invocations())
+
+    with pytest.raises(EndpointUnavailableError) as raised:
+        call(client, streaming=streaming)
+
+    invocations = runtime.invocations()[sent_before:]
+    assert [invocation.status for invocation in invocations] == [status, status]
+    assert raised.value.error_code == code
+    assert raised.value.request_id == invocations[-1].request_id
+
+
+def test_internal_failure_not_retried(runtime: LocalRuntime) -> None:
+    runtime.add_faults(Faults(error="internal_failure"), count=3)
     client = make_client(runtime, max_retries=3)
     sent_before = len(runtime.invocations())
 
@@ -333,6 +374,7 @@ def test_other_sagemaker_errors_not_retried(runtime: LocalRuntime, error: Any) -
         client.generate(PROMPT)
 
     assert type(raised.value) is InferenceError
+    assert raised.value.error_code == "InternalFailure"
     assert len(runtime.invocations()) == sent_before + 1
 
 

@@ -17,6 +17,7 @@ from botocore.exceptions import (
 from inference.error_mapping import error_from_client_error, error_from_transport_error
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InferenceError,
     InferenceTimeoutError,
     InvalidRequestError,
@@ -134,11 +135,23 @@ def test_stream_exception_event_is_stream_error(code: str) -> None:
     assert error.request_id is None
 
 
-def test_unknown_code_is_base_error() -> None:
-    error = error_from_client_error(client_error("ServiceUnavailable", "try later"), ENDPOINT)
+@pytest.mark.parametrize("code", ["ModelNotReadyException", "ServiceUnavailable"])
+def test_unavailable_codes_are_endpoint_unavailable(code: str) -> None:
+    error = error_from_client_error(client_error(code, "try later"), ENDPOINT)
+
+    assert type(error) is EndpointUnavailableError
+    assert error.error_code == code
+    assert error.upstream_message == "try later"
+    assert error.request_id == "req-123"
+    assert "temporarily unavailable" in str(error)
+
+
+@pytest.mark.parametrize("code", ["InternalFailure", "InternalDependencyException"])
+def test_other_codes_are_base_error(code: str) -> None:
+    error = error_from_client_error(client_error(code, "failed"), ENDPOINT)
 
     assert type(error) is InferenceError
-    assert error.error_code == "ServiceUnavailable"
+    assert error.error_code == code
 
 
 def test_read_timeout_is_timeout() -> None:

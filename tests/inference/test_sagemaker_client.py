@@ -6,19 +6,22 @@ import asyncio
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EventStreamError
+from botocore.exceptions import ClientError, EventStreamError, NoRegionError
 
 from inference.base import GenerationParameters, StreamEnd, StreamEvent, TextDelta
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InvalidRequestError,
+    MissingRegionError,
     StreamError,
     ThrottledError,
 )
-from inference.sagemaker_tgi import SageMakerTgiClient
+from inference.sagemaker_tgi import SageMakerTgiClient, resolve_region
 from inference.settings import ClientSettings
 from tests.inference.conftest import CLOSED_PORT_URL
 
@@ -29,6 +32,14 @@ def throttling_error() -> ClientError:
     response: Any = {
         "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
         "ResponseMetadata": {"RequestId": "req-throttled"},
+    }
+    return ClientError(response, "InvokeEndpoint")
+
+
+def unavailable_error(code: str = "ModelNotReadyException") -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": "Model is not ready"},
+        "ResponseMetadata": {"RequestId": "req-unavailable"},
     }
     return ClientError(response, "InvokeEndpoint")
 
@@ -137,6 +148,63 @@ def test_boto3_client_configuration() -> None:
     assert config.retries["total_max_attempts"] == 1
     assert client._runtime.meta.region_name == "us-east-2"
     assert client._runtime.meta.endpoint_url == CLOSED_PORT_URL
+
+
+def test_region_from_aws_region_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+
+    client = SageMakerTgiClient(ClientSettings(endpoint_name=ENDPOINT))
+
+    assert client._runtime.meta.region_name == "eu-central-1"
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        (
+            {
+                "LLM_CLIENT_REGION": "us-east-2",
+                "AWS_REGION": "eu-central-1",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+            },
+            "us-east-2",
+        ),
+        ({"AWS_REGION": "eu-central-1", "AWS_DEFAULT_REGION": "eu-west-1"}, "eu-central-1"),
+        ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),
+        ({"AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),
+    ],
+)
+def test_region_precedence(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: str
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    client = SageMakerTgiClient(ClientSettings(endpoint_name=ENDPOINT))
+
+    assert client._runtime.meta.region_name == expected
+
+
+def test_region_from_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config_file = tmp_path / "config"
+    config_file.write_text("[profile rehearsal]\nregion = ap-southeast-2\n")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    monkeypatch.setenv("AWS_PROFILE", "rehearsal")
+
+    assert resolve_region(None) == "ap-southeast-2"
+
+
+def test_missing_region_raises_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+    with pytest.raises(MissingRegionError, match="LLM_CLIENT_REGION or AWS_REGION") as raised:
+        SageMakerTgiClient(ClientSettings(endpoint_name=ENDPOINT, endpoint_url=CLOSED_PORT_URL))
+
+    # Callers written for boto3's own error still catch it.
+    assert isinstance(raised.value, NoRegionError)
 
 
 def test_max_concurrency_sizes_both_pools() -> None:
@@ -253,6 +321,30 @@ def test_throttling_gives_up_after_max_retries(caplog: pytest.LogCaptureFixture)
     assert "secret prompt text" not in caplog.text
 
 
+@pytest.mark.parametrize("code", ["ModelNotReadyException", "ServiceUnavailable"])
+def test_unavailable_retried_then_succeeds(code: str) -> None:
+    client, fake = make_client(max_retries=2)
+    fake.results.extend([unavailable_error(code), unavailable_error(code), generate_response("ok")])
+
+    generation = client.generate("hi")
+
+    assert generation.text == "ok"
+    assert len(fake.requests) == 3
+
+
+def test_unavailable_gives_up_after_max_retries(caplog: pytest.LogCaptureFixture) -> None:
+    client, fake = make_client(max_retries=1)
+    fake.results.extend([unavailable_error(), unavailable_error()])
+
+    with pytest.raises(EndpointUnavailableError) as raised:
+        client.generate("hi")
+
+    assert len(fake.requests) == 2
+    assert raised.value.request_id == "req-unavailable"
+    assert raised.value.error_code == "ModelNotReadyException"
+    assert "returned ModelNotReadyException (request id req-unavailable)" in caplog.text
+
+
 def test_other_errors_not_retried() -> None:
     client, fake = make_client(max_retries=3)
     response: Any = {
@@ -290,6 +382,31 @@ def test_stream_strips_stop_sequence() -> None:
     text = "".join(client.stream("hi", GenerationParameters(stop=("###",))))
 
     assert text == "Answer\n"
+
+
+def test_stream_keeps_space_before_stop_sequence_as_generate() -> None:
+    client, fake = make_client()
+    generated = "Summary here. [INST]"
+    events = [
+        token("Summary"),
+        token(" here"),
+        token("."),
+        token(" ["),
+        token("INST"),
+        final("]", generated, "stop_sequence"),
+    ]
+    data = b"".join(sse(event) for event in events)
+    # Parts cut inside events, so the parser and the holdback both see partial input.
+    fake.results.append(stream_response(FakeEventStream(parts(data[:30], data[30:90], data[90:]))))
+    fake.results.append(generate_response(generated, "stop_sequence"))
+    parameters = GenerationParameters(stop=("[INST]",))
+
+    streamed = "".join(client.stream("hi", parameters))
+    generation = client.generate("hi", parameters)
+
+    # The client only removes the stop sequence; a task strips the whitespace around it.
+    assert streamed == "Summary here. "
+    assert streamed == generation.text
 
 
 @pytest.mark.parametrize("code", ["ModelStreamError", "InternalStreamFailure"])

@@ -1,4 +1,4 @@
-"""TgiStreamParser and StopSequenceHoldback with hand-made payload parts."""
+"""TgiStreamParser, StopSequenceHoldback and WhitespaceStripper with hand-made input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from inference.streaming import StopSequenceHoldback, TgiStreamEvent, TgiStreamParser
+from inference.streaming import (
+    StopSequenceHoldback,
+    TgiStreamEvent,
+    TgiStreamParser,
+    WhitespaceStripper,
+)
 
 
 def token_event(text: str, *, special: bool = False, space: bool = False) -> bytes:
@@ -184,3 +189,30 @@ def test_holdback_releases_text_that_cannot_start_a_stop() -> None:
     assert holdback.push("abc") == "abc"
     assert holdback.push("d#") == "d"
     assert holdback.push("x") == "#x"
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [" Summary", " here", ".", " "],
+        ["\n", " ", "Summary here.", "\n\n"],
+        ["Summary", " ", " ", "here", ". \t"],
+        ["A\u00a0", "b\u2003", "\u3000"],
+        [" ", "\n"],
+        [],
+    ],
+)
+def test_stripper_output_equals_strip(pieces: list[str]) -> None:
+    stripper = WhitespaceStripper()
+
+    released = "".join(stripper.push(piece) for piece in pieces)
+
+    assert released == "".join(pieces).strip()
+
+
+def test_stripper_holds_trailing_whitespace_until_text() -> None:
+    stripper = WhitespaceStripper()
+
+    assert stripper.push(" Summary ") == "Summary"
+    assert stripper.push(" ") == ""
+    assert stripper.push("here.") == "  here."

@@ -8,6 +8,7 @@ import pytest
 
 from inference.errors import (
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InferenceError,
     InferenceTimeoutError,
     InvalidRequestError,
@@ -34,6 +35,7 @@ DOCUMENT = "CONFIDENTIAL-DOCUMENT-TEXT about the quarterly figures. " * 3
 # (error class, status, code); every class is raised with UPSTREAM_TEXT as its message.
 UPSTREAM_ERRORS = [
     (ThrottledError, 503, ErrorCode.UPSTREAM_THROTTLED),
+    (EndpointUnavailableError, 503, ErrorCode.UPSTREAM_UNAVAILABLE),
     (InferenceTimeoutError, 504, ErrorCode.UPSTREAM_TIMEOUT),
     (ModelError, 502, ErrorCode.UPSTREAM_MODEL_ERROR),
     (EndpointNotFoundError, 502, ErrorCode.ENDPOINT_NOT_FOUND),
@@ -84,7 +86,7 @@ async def test_upstream_error_maps_to_status(
     }
     assert "UPSTREAM-DETAIL" not in response.text
     assert UPSTREAM_REQUEST_ID not in response.text
-    if error_class is ThrottledError:
+    if error_class in (ThrottledError, EndpointUnavailableError):
         assert response.headers["Retry-After"] == "7"
     else:
         assert "Retry-After" not in response.headers
@@ -101,18 +103,18 @@ async def test_upstream_error_maps_to_status(
     assert "CONFIDENTIAL-DOCUMENT-TEXT" not in caplog.text
 
 
-async def test_throttling_logs_warning_and_model_error_logs_error(
+async def test_log_level_per_error_kind(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     levels = []
-    for error_class in (ThrottledError, ModelError):
+    for error_class in (ThrottledError, EndpointUnavailableError, ModelError):
         caplog.clear()
         fake_client = FakeInferenceClient(error=upstream_error(error_class))
         async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
             await client.post("/summarize", json={"document": DOCUMENT})
         levels.append(service_records(caplog)[0].levelno)
 
-    assert levels == [logging.WARNING, logging.ERROR]
+    assert levels == [logging.WARNING, logging.WARNING, logging.ERROR]
 
 
 async def test_long_upstream_message_is_cut_in_log(caplog: pytest.LogCaptureFixture) -> None:

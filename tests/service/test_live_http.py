@@ -115,7 +115,8 @@ def test_disconnect_closes_upstream_stream() -> None:
 
         wait_until(lambda: fake_client.closed_streams == 1)
 
-    assert first_line == 'data: {"text": "word "}'
+    # The trailing space waits for the next word, because the summary drops a final one.
+    assert first_line == 'data: {"text": "word"}'
     assert fake_client.pieces_sent < 1000
 
 
@@ -175,3 +176,68 @@ def test_command_line_rejects_missing_endpoint_name() -> None:
 
     assert result.returncode == 2
     assert result.stderr == "error: LLM_CLIENT_ENDPOINT_NAME: Field required\n"
+
+
+def test_command_line_rejects_missing_region() -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("LLM_") and name not in ("AWS_REGION", "AWS_DEFAULT_REGION")
+    }
+    env["LLM_CLIENT_ENDPOINT_NAME"] = "cli-endpoint"
+    # No shared config file of the developer may supply a region.
+    env["AWS_CONFIG_FILE"] = os.devnull
+
+    result = subprocess.run(
+        [sys.executable, "-m", "service"],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: LLM_CLIENT_REGION: no AWS region is set; set LLM_CLIENT_REGION or AWS_REGION"
+        " to the endpoint's region (AWS_DEFAULT_REGION and the AWS profile's region are read"
+        " too)\n"
+    )
+
+
+def test_command_line_reads_aws_region() -> None:
+    port = free_port()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("LLM_") and name != "AWS_DEFAULT_REGION"
+    }
+    env["LLM_CLIENT_ENDPOINT_NAME"] = "cli-endpoint"
+    env["AWS_REGION"] = "eu-west-1"
+    env["AWS_CONFIG_FILE"] = os.devnull
+    # The health route never calls the endpoint; this address only keeps any call local.
+    env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = "http://127.0.0.1:9"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPOSITORY,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def healthy() -> bool:
+            assert process.poll() is None, "python -m service exited early"
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(healthy, seconds=30)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+
+    assert b"service started for endpoint cli-endpoint" in output
+    assert b"Traceback" not in output

@@ -21,7 +21,7 @@ from rehearsal.runtime import Faults, LocalRuntime
 from service.app import create_app
 from service.errors import FIXED_MESSAGES, ErrorCode
 from service.settings import ServiceSettings
-from tests.service.conftest import parse_event_stream, running_server
+from tests.service.conftest import asgi_client, parse_event_stream, running_server
 
 ENDPOINT = "llm-endpoint-dev"
 DOCUMENT = (
@@ -180,9 +180,11 @@ FAULTS = [
     (Faults(error="invocation_timeout"), 504, ErrorCode.UPSTREAM_TIMEOUT),
     (Faults(error="tgi_generation"), 502, ErrorCode.UPSTREAM_MODEL_ERROR),
     (Faults(error="tgi_validation"), 502, ErrorCode.UPSTREAM_REJECTED_REQUEST),
-    (Faults(error="model_not_ready"), 502, ErrorCode.UPSTREAM_ERROR),
+    (Faults(error="model_not_ready"), 503, ErrorCode.UPSTREAM_UNAVAILABLE),
+    (Faults(error="service_unavailable"), 503, ErrorCode.UPSTREAM_UNAVAILABLE),
     (Faults(error="internal_failure"), 502, ErrorCode.UPSTREAM_ERROR),
 ]
+RETRY_AFTER_CODES = (ErrorCode.UPSTREAM_THROTTLED, ErrorCode.UPSTREAM_UNAVAILABLE)
 
 
 @pytest.mark.parametrize("route", ["/summarize", "/summarize/stream"])
@@ -207,7 +209,10 @@ def test_injected_fault_maps_to_status(
         "error": {"code": code.value, "message": FIXED_MESSAGES[code], "request_id": request_id}
     }
     assert "injected" not in response.text.lower()
-    assert ("Retry-After" in response.headers) == (code is ErrorCode.UPSTREAM_THROTTLED)
+    if code in RETRY_AFTER_CODES:
+        assert response.headers["Retry-After"] == "5"
+    else:
+        assert "Retry-After" not in response.headers
 
     records = service_records(caplog)
     assert len(records) == 1
@@ -217,6 +222,66 @@ def test_injected_fault_maps_to_status(
     upstream_request_id = runtime.invocations()[-1].request_id
     assert f"upstream_request_id={upstream_request_id}" in line
     assert "river rose" not in caplog.text.lower()
+
+
+@pytest.mark.parametrize("route", ["/summarize", "/summarize/stream"])
+@pytest.mark.parametrize(
+    ("error", "status"), [("model_not_ready", 429), ("service_unavailable", 503)]
+)
+def test_unavailable_endpoint_retried_then_503(
+    runtime: LocalRuntime, route: str, error: Any, status: int
+) -> None:
+    settings = service_settings(runtime, max_retries=2, retry_base_delay_s=0.01)
+    runtime.add_faults(Faults(error=error), count=3)
+    sent_before = len(runtime.invocations())
+
+    with running_server(create_app(settings)) as url:
+        failed = httpx.post(f"{url}{route}", json={"document": DOCUMENT}, timeout=30)
+        runtime.add_faults(Faults(error=error), count=2)
+        recovered = httpx.post(f"{url}{route}", json={"document": DOCUMENT}, timeout=30)
+
+    statuses = [invocation.status for invocation in runtime.invocations()[sent_before:]]
+    # Three attempts for the first request, then two failed and one good for the second.
+    assert statuses == [status] * 3 + [status] * 2 + [200]
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == "5"
+    assert failed.json()["error"]["code"] == "upstream_unavailable"
+    assert recovered.status_code == 200
+
+
+def test_stream_matches_summarize_around_stop_sequence(
+    service_url: str, runtime: LocalRuntime
+) -> None:
+    # "[INST]" is a stop sequence of the Mistral template, and the model put a space before it.
+    runtime.add_faults(Faults(fixed_text="Summary here. [INST] next user turn"), count=2)
+
+    summary = httpx.post(f"{service_url}/summarize", json={"document": DOCUMENT}, timeout=30)
+    streamed = httpx.post(
+        f"{service_url}/summarize/stream", json={"document": DOCUMENT}, timeout=30
+    )
+
+    assert summary.json()["summary"] == "Summary here."
+    events = parse_event_stream(streamed.text)
+    assert events[-1].event == "done"
+    assert events[-1].data["finish_reason"] == "stop_sequence"
+    text = "".join(event.data["text"] for event in events[:-1])
+    assert text == summary.json()["summary"]
+
+
+@pytest.mark.anyio
+async def test_region_from_aws_region_only(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    app = create_app(service_settings(runtime))
+
+    # The lifespan creates the SageMakerTgiClient, which boto3 alone could not do here.
+    async with asgi_client(app) as client:
+        response = await client.post("/summarize", json={"document": DOCUMENT})
+
+    assert response.status_code == 200
+    assert app.state.service.client._runtime.meta.region_name == "eu-central-1"
 
 
 def test_unknown_endpoint_is_502(runtime: LocalRuntime, caplog: pytest.LogCaptureFixture) -> None:

@@ -122,6 +122,30 @@ async def test_stream_skips_whitespace_only_first_pieces() -> None:
     assert texts == ["Summary", " text."]
 
 
+async def test_stream_strips_trailing_whitespace_as_summarize() -> None:
+    pieces = (" Summary", " here", ".", " ", "\n")
+    fake_client = FakeInferenceClient(pieces=pieces, text="".join(pieces))
+
+    async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
+        summary = await client.post("/summarize", json={"document": "A document."})
+        streamed = await client.post("/summarize/stream", json={"document": "A document."})
+
+    texts = [event.data["text"] for event in parse_event_stream(streamed.text)[:-1]]
+    assert texts == ["Summary", " here", "."]
+    assert "".join(texts) == summary.json()["summary"]
+
+
+async def test_stream_keeps_whitespace_between_words() -> None:
+    fake_client = FakeInferenceClient(pieces=("One", " ", "\n", "two", " three ", "four"))
+
+    async with asgi_client(create_app(make_settings(), client=fake_client)) as client:
+        response = await client.post("/summarize/stream", json={"document": "A document."})
+
+    texts = [event.data["text"] for event in parse_event_stream(response.text)[:-1]]
+    # Whitespace is held back until the next word, then sent in front of it.
+    assert texts == ["One", " \ntwo", " three", " four"]
+
+
 @pytest.mark.parametrize("pieces", [(), (" ", "\n")])
 async def test_stream_without_text_sends_only_done(pieces: tuple[str, ...]) -> None:
     fake_client = FakeInferenceClient(pieces=pieces, finish_reason="eos_token", generated_tokens=2)
