@@ -113,6 +113,6 @@ def _wait_for_health(base_url: str, process: subprocess.Popen[bytes], log_path: 
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
     raise SummaryFailedError(
-        f"the service did not answer on {base_url} within {SERVICE_START_TIMEOUT_S:.0f} s; "
+        f"the service did not respond on {base_url} within {SERVICE_START_TIMEOUT_S:.0f} s; "
         f"see {log_path}"
     )
