@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -120,6 +120,18 @@ class Invoker:
     async def run(self) -> Response:
         try:
             response = await self._respond()
+        except ClientDisconnect:
+            # urllib3 resends a request whose pooled connection the server had closed, so
+            # the first attempt is not an invocation: it is neither recorded nor given a
+            # queued fault, and nobody reads this response.
+            LOGGER.info(
+                "client disconnected before its request body arrived operation=%s "
+                "endpoint=%s request_id=%s",
+                self.operation,
+                self.endpoint,
+                self.request_id,
+            )
+            return Response(status_code=400)
         except SageMakerError as error:
             response = _error_response(error, self.request_id)
             self.invocation.error_code = error.code
@@ -151,9 +163,11 @@ class Invoker:
         exists = await run_in_threadpool(self.config.endpoints.exists, self.endpoint, self.region)
         if not exists:
             raise errors.endpoint_not_found(self.endpoint, self.config.account)
+        # The body is read before a queued fault is taken, so that a request whose body
+        # never arrives leaves the queue as it was.
+        body = await self.request.body()
         faults = self._faults()
         await self._apply_service_faults(faults)
-        body = await self.request.body()
         content_type = self.request.headers.get("content-type")
         container = self.state.container.invoke(body, content_type, faults)
         if not 200 <= container.status < 300:
