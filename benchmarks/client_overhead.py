@@ -42,7 +42,7 @@ from benchmarks.local_servers import (
     today,
     use_benchmark_environment,
 )
-from benchmarks.report import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT, write_section
+from benchmarks.report import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT, section_head, write_section
 from inference.base import GenerationParameters
 from inference.prompts import Message, template_for_model
 from inference.sagemaker_tgi import SageMakerTgiClient
@@ -246,18 +246,13 @@ def render_section(
         " removing it."
     )
     lines = [
-        SECTION_START,
-        "## Client overhead against a raw boto3 call",
-        "",
-        textwrap.fill(description, width=DOC_LINE_WIDTH, break_on_hyphens=False),
-        "",
-        textwrap.fill(target, width=DOC_LINE_WIDTH, break_on_hyphens=False),
-        "",
-        "Command, run from the repository root:",
-        "",
-        "```sh",
-        ".venv/bin/python -m benchmarks.client_overhead",
-        "```",
+        *section_head(
+            SECTION_START,
+            "Client overhead against a raw boto3 call",
+            description,
+            target,
+            ".venv/bin/python -m benchmarks.client_overhead",
+        ),
         "",
         f"Measured on {today()} on this machine:",
         "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,3 +63,23 @@ def total_memory(environment: Mapping[str, str]) -> str:
         if line.startswith("Mem:"):
             return line.split()[1]
     return "unknown"
+
+
+def section_head(
+    section_start: str, title: str, description: str, target: str, command: str
+) -> list[str]:
+    """Return a section's first lines: the marker, the title, two paragraphs, the command."""
+    return [
+        section_start,
+        f"## {title}",
+        "",
+        textwrap.fill(description, width=DOC_LINE_WIDTH, break_on_hyphens=False),
+        "",
+        textwrap.fill(target, width=DOC_LINE_WIDTH, break_on_hyphens=False),
+        "",
+        "Command, run from the repository root:",
+        "",
+        "```sh",
+        command,
+        "```",
+    ]

@@ -21,7 +21,6 @@ import json
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from benchmarks.local_servers import (
     running_server,
     today,
 )
-from benchmarks.report import DOC_LINE_WIDTH, DOC_PATH, REPO_ROOT, write_section
+from benchmarks.report import DOC_PATH, REPO_ROOT, section_head, write_section
 from inference.settings import ClientSettings
 from rehearsal.cdk_env import free_port
 
@@ -296,18 +295,13 @@ def render_section(
         f" least {MIN_FRACTION_OF_IDEAL:.0%} of it for the service, with no failed request."
     )
     lines = [
-        SECTION_START,
-        "## Service throughput under concurrent clients",
-        "",
-        textwrap.fill(description, width=DOC_LINE_WIDTH, break_on_hyphens=False),
-        "",
-        textwrap.fill(target, width=DOC_LINE_WIDTH, break_on_hyphens=False),
-        "",
-        "Command, run from the repository root:",
-        "",
-        "```sh",
-        command,
-        "```",
+        *section_head(
+            SECTION_START,
+            "Service throughput under concurrent clients",
+            description,
+            target,
+            command,
+        ),
         "",
         f"Measured on {today()} on this machine:",
         "",

@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import (
-    DOC_LINE_WIDTH,
     DOC_PATH,
     REPO_ROOT,
     command_output,
     cpu_model,
+    section_head,
     total_memory,
     write_section,
 )
@@ -194,18 +193,13 @@ def render_section(
         " over both apps without removing it."
     )
     lines = [
-        SECTION_START,
-        "## Synth time against a minimal aws-cdk-lib app",
-        "",
-        textwrap.fill(description, width=DOC_LINE_WIDTH, break_on_hyphens=False),
-        "",
-        textwrap.fill(target, width=DOC_LINE_WIDTH, break_on_hyphens=False),
-        "",
-        "Command, run from the repository root:",
-        "",
-        "```sh",
-        ".venv/bin/python -m benchmarks.synth",
-        "```",
+        *section_head(
+            SECTION_START,
+            "Synth time against a minimal aws-cdk-lib app",
+            description,
+            target,
+            ".venv/bin/python -m benchmarks.synth",
+        ),
         "",
         f"Measured on {today}, with these versions on this hardware:",
         "",
