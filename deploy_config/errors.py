@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-# Hugging Face user access tokens are "hf_" followed by 34 letters and digits; the shorter
+# Hugging Face user access tokens are "hf_" followed by 34 letters and digits. The shorter
 # bound also catches a token that was cut when it was pasted.
 HF_TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
 SECRETS_MANAGER_HINT = (

@@ -141,7 +141,7 @@ class LogSettings(_Section):
         3653,
     ] = 30
     # Keep the endpoint's log group when the stack is deleted, for stages whose logs are
-    # records (prod); dev removes it so that a redeploy starts clean.
+    # records (prod). Dev removes it, so that a redeploy starts clean.
     keep_on_delete: bool = False
 
 

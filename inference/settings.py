@@ -17,7 +17,7 @@ SAGEMAKER_INVOCATION_TIMEOUT_S = 60
 
 
 class ClientSettings(BaseSettings):
-    """Where the endpoint is, how long to wait for it, and the default generation parameters.
+    """Client settings: the endpoint, its timeouts and the default generation parameters.
 
     Every field reads from the environment as ``LLM_CLIENT_<FIELD>``, for example
     ``LLM_CLIENT_ENDPOINT_NAME=llm-endpoint-dev`` or ``LLM_CLIENT_DEFAULT_STOP='["\\n\\n"]'``.
